@@ -1,0 +1,159 @@
+/**
+ * Running one unit of work — a stage, or one partition of it — under its cache key: look the key
+ * up, else take its lock, run the stage in a temp folder, write and publish its output, and commit
+ * the cache entry last. A failure or an interrupt publishes nothing and leaves no lock behind.
+ */
+import { Cause, Effect, type Scope } from "effect"
+import { promises as fs } from "node:fs"
+import { join, resolve } from "node:path"
+import type { ArtifactKind, ArtifactReadError } from "./artifact.ts"
+import { StageFailed, type StoreError } from "./errors.ts"
+import type { Graph, GraphNode } from "./graph.ts"
+import type { KeyComponents } from "./keys.ts"
+import { withLock } from "./lock.ts"
+import { writeOutput } from "./outputs.ts"
+import type { StageRecord } from "./record.ts"
+import type { Reporter } from "./reporter.ts"
+import type { Device, StageContext } from "./stage.ts"
+import type { ArtifactManifest, Store } from "./store.ts"
+
+/** Everything `executeUnit` needs. */
+export interface Unit {
+  readonly store: Store
+  readonly graph: Graph
+  readonly node: GraphNode
+  readonly components: KeyComponents
+  readonly key: string
+  readonly partition: string | undefined
+  /** Why it would run, if it is not cached. */
+  readonly reason: string
+  readonly forced: boolean
+  /** `run`: compute when missing; `lookup`: only read the cache; `plan`: say what would happen. */
+  readonly mode: "run" | "lookup" | "plan"
+  readonly inputs: Effect.Effect<Record<string, unknown>, StoreError | ArtifactReadError>
+  /** Takes the unit's cores and device for the scope; gives the device id or "cpu". */
+  readonly resources: Effect.Effect<string, never, Scope.Scope>
+  readonly command: string
+  readonly reporter: Reporter
+}
+
+/** The record line and artifact of one unit. */
+export interface UnitResult {
+  readonly record: StageRecord
+  readonly manifest: ArtifactManifest | undefined
+}
+
+const line = (unit: Unit, status: StageRecord["status"], reason: string, extra: Partial<StageRecord> = {}): StageRecord => ({
+  name: unit.node.name,
+  stage: unit.node.stage.name,
+  status,
+  reason,
+  seconds: 0,
+  key: unit.key,
+  device: unit.node.stage.device,
+  backend: [],
+  ...extra,
+})
+
+const label = (unit: Unit) => (unit.partition === undefined ? unit.node.name : `${unit.node.name}[${unit.partition}]`)
+
+const cached = (unit: Unit, artifact: string) =>
+  Effect.map(unit.store.manifest(artifact), (manifest): UnitResult => ({
+    record: line(unit, "cached", "cached", { artifact, bytes: manifest.bytes, rows: manifest.table?.rows }),
+    manifest,
+  }))
+
+/** Resolves one unit to its artifact: cached, computed, or (when planning) "will run". */
+export const executeUnit = (unit: Unit): Effect.Effect<UnitResult, StoreError> =>
+  Effect.gen(function* () {
+    if (!unit.forced) {
+      const hit = yield* unit.store.lookup(unit.key)
+      if (hit) return yield* cached(unit, hit.artifact)
+    }
+    if (unit.mode === "plan") return { record: line(unit, "will-run", unit.reason), manifest: undefined }
+    if (unit.mode === "lookup") {
+      return { record: line(unit, "skipped", "not selected and has no cached result"), manifest: undefined }
+    }
+    return yield* Effect.scoped(compute(unit))
+  })
+
+const compute = (unit: Unit): Effect.Effect<UnitResult, StoreError, Scope.Scope> =>
+  Effect.gen(function* () {
+    const { store, node, reporter } = unit
+    const name = label(unit)
+    yield* withLock(store.path("locks", `${unit.key}.lock`), unit.command, (holder) =>
+      Effect.sync(() => reporter.event({ _tag: "Note", message: `${name}: waiting for pid ${holder?.pid ?? "?"} (${holder?.command ?? "another runner"}), which is computing it` })))
+    if (!unit.forced) {
+      const hit = yield* store.lookup(unit.key)
+      if (hit) return yield* cached(unit, hit.artifact)
+    }
+    const deviceId = yield* unit.resources
+    const tmp = yield* store.tempDir(unit.key)
+    const outDir = join(tmp, "out")
+    const scratchDir = store.scratchDir(unit.key)
+    yield* Effect.promise(() => Promise.all([fs.mkdir(outDir, { recursive: true }), fs.mkdir(scratchDir, { recursive: true })]))
+    const backends: string[] = []
+    const device: Device = deviceId === "cpu" ? { kind: "cpu" } : { kind: "gpu", id: deviceId }
+    const ctx: StageContext = {
+      stage: node.name,
+      partition: unit.partition,
+      outDir,
+      scratchDir,
+      root: unit.graph.root,
+      device,
+      cores: Math.min(node.stage.cores, 1024),
+      resolve: (path) => resolve(unit.graph.root, path),
+      log: (message) => Effect.sync(() => reporter.event({ _tag: "Log", stage: name, message })),
+      progress: (done, total, unitName = "steps") => Effect.sync(() => reporter.event({ _tag: "Progress", stage: name, done, total, unit: unitName })),
+      reportBackend: (backend) => Effect.sync(() => void (backends.includes(backend) || backends.push(backend))),
+    }
+    const started = Date.now()
+    reporter.event({ _tag: "Start", stage: name, reason: unit.reason, device: deviceId })
+    const seconds = () => (Date.now() - started) / 1000
+    const attempt = Effect.gen(function* () {
+      const inputs = yield* unit.inputs
+      const value = yield* Effect.suspend(() => node.stage.run(inputs as never, node.params, ctx))
+      return yield* writeOutput(node.stage.output as ArtifactKind, value, outDir, node.name)
+    })
+    const content = yield* attempt.pipe(
+      Effect.catchAllCause((cause) =>
+        Cause.isInterruptedOnly(cause)
+          ? Effect.failCause(cause as Cause.Cause<never>)
+          : Effect.succeed(new StageFailed({ stage: node.name, partition: unit.partition, reason: causeReason(cause) }))),
+      Effect.onInterrupt(() => Effect.sync(() => reporter.event({ _tag: "Finish", stage: name, status: "interrupted", seconds: seconds() }))),
+    )
+    if (content instanceof StageFailed) {
+      reporter.event({ _tag: "Finish", stage: name, status: "failed", seconds: seconds() })
+      reporter.event({ _tag: "Note", message: `✗ ${content.message}` })
+      return { record: line(unit, "failed", unit.reason, { seconds: seconds(), error: content.message, device: deviceId, backend: backends }), manifest: undefined }
+    }
+    const manifest = yield* Effect.uninterruptible(Effect.gen(function* () {
+      const published = yield* store.publish(outDir, content)
+      yield* store.commit({
+        key: unit.key,
+        stage: node.name,
+        partition: unit.partition,
+        artifact: published.hash,
+        components: unit.components,
+        seconds: seconds(),
+        createdAt: new Date().toISOString(),
+      })
+      return published
+    }))
+    yield* Effect.promise(() => fs.rm(scratchDir, { recursive: true, force: true }))
+    reporter.event({ _tag: "Finish", stage: name, status: "ran", seconds: seconds() })
+    return {
+      record: line(unit, "ran", unit.reason, {
+        seconds: seconds(), artifact: manifest.hash, bytes: manifest.bytes, rows: manifest.table?.rows, device: deviceId, backend: backends,
+      }),
+      manifest,
+    }
+  })
+
+/** One sentence for a failed `run`: the error's message, or the defect's. */
+const causeReason = (cause: Cause.Cause<unknown>): string => {
+  const failure = Cause.squash(cause)
+  if (failure instanceof Error) return failure.message.split("\n")[0] || failure.name
+  if (typeof failure === "object" && failure !== null && "message" in failure) return String((failure as { message: unknown }).message)
+  return String(failure)
+}

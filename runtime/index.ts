@@ -1,0 +1,17 @@
+/**
+ * jukeflow's public API: define stages, wire them into pipelines, declare artifact contracts.
+ *
+ *   import { Stage, Pipeline, use, Table, Json, Files, Checkpoint, Col } from "../runtime/index.ts"
+ */
+export { Checkpoint, Files, Json, Table } from "./artifact.ts"
+export type {
+  ArtifactKind, CheckpointKind, CheckpointValue, FileSet, FilesKind, InputValue, JsonKind, OutputValue, RowSource, TableKind,
+  TableReader,
+} from "./artifact.ts"
+export { ArtifactReadError } from "./artifact.ts"
+export { Col } from "./columns.ts"
+export { PipelineError, StageFailed, StoreError } from "./errors.ts"
+export { Pipeline, use } from "./pipeline.ts"
+export type { Use } from "./pipeline.ts"
+export { Stage } from "./stage.ts"
+export type { Device, StageContext } from "./stage.ts"

@@ -1,0 +1,255 @@
+/**
+ * The runner: resolves each stage of a graph to an artifact — from the cache when its key is
+ * there, else by running it — with independent stages in parallel up to the cores, `gpu` stages on
+ * the device pool, and one reason per stage for why it ran. `plan` is the same walk without running.
+ */
+import { Deferred, Effect, Queue, type Scope } from "effect"
+import { relative } from "node:path"
+import type { ArtifactKind } from "./artifact.ts"
+import type { ArtifactReadError } from "./artifact.ts"
+import { describe, StageFailed, type StoreError } from "./errors.ts"
+import { executeUnit, type UnitResult } from "./execute.ts"
+import { FileMemo } from "./filememo.ts"
+import { codeFingerprint } from "./fingerprint.ts"
+import { downstreamOf, type Graph, type GraphNode, upstreamOf } from "./graph.ts"
+import { inputValue, partitionReader, partitionsOf } from "./inputs.ts"
+import { cacheKey, type KeyComponents, reasonToRun } from "./keys.ts"
+import { lastComponents, loadRecords, newRunId, type RunRecord, saveRecord, type StageRecord } from "./record.ts"
+import type { Reporter } from "./reporter.ts"
+import type { ArtifactManifest, Store } from "./store.ts"
+
+/** Which stages to run, and how. */
+export interface RunOptions {
+  /** Run only these stages; their inputs must be cached. */
+  readonly only?: ReadonlyArray<string>
+  /** Run these stages and everything downstream of them. */
+  readonly from?: ReadonlyArray<string>
+  /** Run these stages and everything upstream of them. */
+  readonly until?: ReadonlyArray<string>
+  /** Run these stages even when cached (`*` for all). */
+  readonly force?: ReadonlyArray<string>
+  /** Plan only: compute keys and reasons, run nothing, write no record. */
+  readonly dryRun?: boolean
+  /** The command line, recorded in locks and the run record. */
+  readonly command: string
+  readonly cores: number
+  readonly devices: ReadonlyArray<string>
+  readonly reporter: Reporter
+}
+
+/** What resolving one stage gave. */
+interface Outcome {
+  readonly record: StageRecord
+  readonly manifest: ArtifactManifest | undefined
+}
+
+/** The stages a run touches: `selected` run; `needed` are only looked up in the cache. */
+export const selectStages = (graph: Graph, options: Pick<RunOptions, "only" | "from" | "until">) => {
+  const all = new Set(graph.order)
+  let selected = new Set(all)
+  if (options.only?.length) selected = new Set(options.only)
+  if (options.from?.length) {
+    const keep = new Set(options.from.flatMap((f) => [f, ...downstreamOf(graph, f)]))
+    selected = new Set([...selected].filter((s) => keep.has(s)))
+  }
+  if (options.until?.length) {
+    const keep = new Set(options.until.flatMap((u) => [u, ...upstreamOf(graph, u)]))
+    selected = new Set([...selected].filter((s) => keep.has(s)))
+  }
+  const needed = new Set([...selected].flatMap((s) => [...upstreamOf(graph, s)]).filter((s) => !selected.has(s)))
+  return { selected, needed }
+}
+
+const baseRecord = (node: GraphNode, status: StageRecord["status"], reason: string): StageRecord => ({
+  name: node.name, stage: node.stage.name, status, reason, seconds: 0, device: node.stage.device, backend: [],
+})
+
+/** Resolves every stage of `graph`; writes a run record unless planning. */
+export const runGraph = (graph: Graph, store: Store, options: RunOptions): Effect.Effect<RunRecord, StoreError> =>
+  Effect.gen(function* () {
+    const started = new Date()
+    const file = relative(graph.root, graph.file)
+    const memo = yield* Effect.promise(() => FileMemo.load(store.path("state", "files.json")))
+    const previous = lastComponents(yield* loadRecords(store, { file, limit: 50 }))
+    const { selected, needed } = selectStages(graph, options)
+    const forced = new Set(options.force ?? [])
+    const cores = yield* Effect.makeSemaphore(options.cores)
+    const gpus = yield* Queue.unbounded<string>()
+    yield* Queue.offerAll(gpus, options.devices)
+    const gpuStages = [...selected].filter((s) => graph.nodes.get(s)!.stage.device === "gpu")
+    if (gpuStages.length > 0 && options.devices.length === 0 && !options.dryRun) {
+      options.reporter.event({ _tag: "Note", message: `no GPU found: ${gpuStages.join(", ")} run on the CPU` })
+    }
+    const outcomes = new Map<string, Deferred.Deferred<Outcome>>()
+    for (const name of graph.order) outcomes.set(name, yield* Deferred.make<Outcome>())
+
+    const resources = (node: GraphNode): Effect.Effect<string, never, Scope.Scope> => {
+      const permits = Math.min(node.stage.cores, options.cores)
+      const core = Effect.acquireRelease(cores.take(permits), () => cores.release(permits))
+      if (node.stage.device !== "gpu" || options.devices.length === 0) return Effect.as(core, "cpu")
+      return Effect.zipRight(core, Effect.acquireRelease(Queue.take(gpus), (id) => Queue.offer(gpus, id)))
+    }
+
+    const resolveNode = (node: GraphNode): Effect.Effect<Outcome, StoreError | ArtifactReadError | StageFailed> =>
+      Effect.gen(function* () {
+        const mode = selected.has(node.name) ? "run" : "lookup"
+        const upstream = new Map<string, Outcome>()
+        for (const [input, from] of Object.entries(node.inputs)) upstream.set(input, yield* Deferred.await(outcomes.get(from)!))
+        for (const [input, outcome] of upstream) {
+          if (outcome.manifest) continue
+          const from = node.inputs[input]!
+          const status = outcome.record.status
+          if (status === "will-run") return { record: baseRecord(node, "will-run", `input changed: ${from}`), manifest: undefined }
+          const reason = status === "skipped" && outcome.record.reason.startsWith("not selected")
+            ? `input "${input}" (${from}) has no cached result; run it first`
+            : `input "${input}" (${from}) ${status === "failed" ? "failed" : "was not produced"}`
+          return { record: baseRecord(node, mode === "run" ? "skipped" : "skipped", reason), manifest: undefined }
+        }
+        const inputHashes = Object.fromEntries([...upstream].map(([input, o]) => [input, o.manifest!.hash]))
+        const code = yield* Effect.promise(() => codeFingerprint(node.stage.module, graph.root, memo))
+        const common: KeyComponents = {
+          stage: node.stage.name, version: node.stage.version, code, params: node.paramsEncoded, inputs: inputHashes, files: {},
+        }
+        const inputValues = (overrides: Record<string, unknown> = {}) =>
+          Effect.gen(function* () {
+            const values: Record<string, unknown> = {}
+            for (const [input, o] of upstream) {
+              values[input] = input in overrides ? overrides[input] : yield* inputValue(store, node.stage.inputs[input] as ArtifactKind, o.manifest!)
+            }
+            return values
+          })
+        const declaredFiles = (
+          values: Effect.Effect<Record<string, unknown>, StoreError | ArtifactReadError>,
+        ): Effect.Effect<Record<string, string>, StageFailed | StoreError | ArtifactReadError> =>
+          node.stage.files === undefined
+            ? Effect.succeed({})
+            : Effect.gen(function* () {
+              const paths = yield* node.stage.files!({ params: node.params, inputs: (yield* values) as never }).pipe(
+                Effect.mapError((e) => new StageFailed({ stage: node.name, reason: `declaring its files: ${describe(e)}` })),
+              )
+              const out: Record<string, string> = {}
+              for (const path of [...paths].sort()) {
+                const absolute = path.startsWith("/") ? path : `${graph.root}/${path}`
+                out[relative(graph.root, absolute)] = yield* Effect.tryPromise({
+                  try: () => memo.hash(absolute),
+                  catch: () => new StageFailed({ stage: node.name, reason: `declared file ${path} cannot be read` }),
+                })
+              }
+              return out
+            })
+        const isForced = forced.has(node.name) || forced.has("*")
+        const unit = (components: KeyComponents, partition: string | undefined, values: Effect.Effect<Record<string, unknown>, StoreError | ArtifactReadError>): Effect.Effect<UnitResult, StoreError> => {
+          const before = previous.get(node.name)
+          const reason = isForced ? "forced" : partition !== undefined && before && !before.partitions[partition]
+            ? "new partition"
+            : reasonToRun(before?.components, components, node.inputs)
+          return executeUnit({
+            store, graph, node, components, key: cacheKey(components), partition, reason, forced: isForced,
+            mode: options.dryRun ? "plan" : mode, inputs: values, resources: resources(node), command: options.command, reporter: options.reporter,
+          })
+        }
+        const started = Date.now()
+        if (!node.stage.partitionBy) {
+          const values = yield* Effect.cached(inputValues())
+          const files = yield* Effect.either(declaredFiles(values))
+          if (files._tag === "Left") return yield* files.left
+          const components = { ...common, files: files.right }
+          const result = yield* unit(components, undefined, values)
+          return { record: { ...result.record, name: node.name, stage: node.stage.name, components }, manifest: result.manifest }
+        }
+        const by = node.stage.partitionBy
+        const kind = node.stage.inputs[by.input] as Extract<ArtifactKind, { _tag: "Table" }>
+        const parts = yield* partitionsOf(store, kind, upstream.get(by.input)!.manifest!, by.column)
+        const results = yield* Effect.forEach(parts, (part) =>
+          Effect.gen(function* () {
+            const reader = yield* partitionReader(store, kind, part, by.column)
+            const values = yield* Effect.cached(inputValues({ [by.input]: reader }))
+            const files = yield* Effect.either(declaredFiles(values))
+            if (files._tag === "Left") return { value: part.value, key: "", result: undefined, error: files.left }
+            const components: KeyComponents = { ...common, inputs: { ...common.inputs, [by.input]: part.rowsHash }, files: files.right, partition: part.value }
+            return { value: part.value, key: cacheKey(components), result: yield* unit(components, part.value, values), error: undefined }
+          }), { concurrency: "unbounded" })
+        const count = (s: string) => results.filter((r) => r.result?.record.status === s).length
+        const failed = results.filter((r) => r.error || r.result?.record.status === "failed" || r.result?.record.status === "interrupted")
+        const pending = results.filter((r) => r.result?.record.status === "will-run")
+        const keys = Object.fromEntries(results.map((r) => [r.value, r.key]))
+        const partitions = { total: parts.length, ran: count("ran"), cached: count("cached"), failed: failed.length, keys }
+        const record: StageRecord = {
+          ...baseRecord(node, "cached", "cached"),
+          seconds: (Date.now() - started) / 1000,
+          components: common,
+          partitions,
+          backend: [...new Set(results.flatMap((r) => r.result?.record.backend ?? []))],
+          device: results.find((r) => r.result?.record.device)?.result?.record.device ?? node.stage.device,
+        }
+        if (failed.length > 0) {
+          const first = failed[0]!
+          const error = first.error?.message ?? first.result?.record.error ?? "failed"
+          return { record: { ...record, status: "failed", reason: `${failed.length} of ${parts.length} partitions failed`, error }, manifest: undefined }
+        }
+        if (pending.length > 0) {
+          const reasons = [...new Set(pending.map((r) => r.result!.record.reason))]
+          const names = pending.slice(0, 5).map((r) => r.value).join(", ") + (pending.length > 5 ? ", ..." : "")
+          return { record: { ...record, status: "will-run", reason: `${pending.length} of ${parts.length} partitions: ${reasons.join("; ")} (${names})` }, manifest: undefined }
+        }
+        const memberBytes = results.reduce((sum, r) => sum + (r.result?.manifest?.bytes ?? 0), 0)
+        const manifest = yield* store.publishComposite(Object.fromEntries(results.map((r) => [r.value, r.result!.manifest!.hash])), memberBytes)
+        const ran = partitions.ran > 0
+        const rows = results.reduce((sum, r) => sum + (r.result?.manifest?.table?.rows ?? 0), 0)
+        return {
+          record: {
+            ...record,
+            status: ran ? "ran" : "cached",
+            reason: ran ? `${partitions.ran} of ${parts.length} partitions: ${[...new Set(results.filter((r) => r.result?.record.status === "ran").map((r) => r.result!.record.reason))].join("; ")}` : "cached",
+            artifact: manifest.hash,
+            bytes: memberBytes,
+            rows,
+          },
+          manifest,
+        }
+      })
+
+    const involved = graph.order.filter((n) => selected.has(n) || needed.has(n))
+    const settle = (node: GraphNode) =>
+      resolveNode(node).pipe(
+        Effect.catchAll((error) => Effect.succeed<Outcome>({ record: { ...baseRecord(node, "failed", describe(error)), error: describe(error) }, manifest: undefined })),
+        Effect.onInterrupt(() => Deferred.succeed(outcomes.get(node.name)!, { record: baseRecord(node, "interrupted", "interrupted"), manifest: undefined })),
+        Effect.tap((outcome) => Deferred.succeed(outcomes.get(node.name)!, outcome)),
+      )
+    for (const name of graph.order) {
+      if (!involved.includes(name)) {
+        yield* Deferred.succeed(outcomes.get(name)!, { record: baseRecord(graph.nodes.get(name)!, "skipped", "not selected"), manifest: undefined })
+      }
+    }
+    const settled = yield* Effect.forEach(involved.map((n) => graph.nodes.get(n)!), settle, { concurrency: "unbounded" }).pipe(
+      Effect.onInterrupt(() =>
+        Effect.gen(function* () {
+          const stages = yield* Effect.forEach(graph.order, (n) => Deferred.poll(outcomes.get(n)!).pipe(
+            Effect.flatMap((o) => (o._tag === "Some" ? o.value : Effect.succeed<Outcome>({ record: baseRecord(graph.nodes.get(n)!, "interrupted", "interrupted"), manifest: undefined }))),
+          ))
+          if (!options.dryRun) yield* saveRecord(store, makeRecord(graph, file, options, started, stages.map((o) => o.record), "interrupted"))
+        })),
+    )
+    const byName = new Map(settled.map((o) => [o.record.name, o]))
+    const stages = graph.order.map((n) => byName.get(n)?.record ?? baseRecord(graph.nodes.get(n)!, "skipped", "not selected"))
+    const failed = stages.some((s) => s.status === "failed" || (s.status === "skipped" && selected.has(s.name) && s.reason !== "not selected"))
+    const record = makeRecord(graph, file, options, started, stages, failed ? "failed" : "success")
+    yield* Effect.promise(() => memo.save())
+    if (!options.dryRun) yield* saveRecord(store, record)
+    return record
+  })
+
+const makeRecord = (
+  graph: Graph, file: string, options: RunOptions, started: Date, stages: ReadonlyArray<StageRecord>, status: RunRecord["status"],
+): RunRecord => ({
+  id: newRunId(started),
+  pipeline: graph.name,
+  file,
+  command: options.command,
+  started: started.toISOString(),
+  finished: new Date().toISOString(),
+  status,
+  cores: options.cores,
+  devices: [...options.devices],
+  stages: [...stages],
+})

@@ -1,0 +1,154 @@
+/**
+ * `Stage.define`: a stage is a plain value — name, version, params schema, input and output kinds,
+ * and a `run` that turns input values into an output value. Types flow from the object, so the
+ * pipeline file that wires stages is checked by the compiler.
+ */
+import type { Effect } from "effect"
+import { Schema } from "effect"
+import type { ArtifactKind, InputValue, OutputValue, TableKind } from "./artifact.ts"
+import { callerFile } from "./internal/callsite.ts"
+
+/** Where a stage runs: `cpu`, or a GPU from the device pool. */
+export type DeviceKind = "cpu" | "gpu"
+
+/** The device a running stage was given. */
+export type Device =
+  | { readonly kind: "cpu" }
+  | { readonly kind: "gpu"; readonly id: string }
+
+/** What a stage's `run` may call on the runtime. */
+export interface StageContext {
+  /** The stage's name in the pipeline. */
+  readonly stage: string
+  /** The partition value when the stage is partitioned, else undefined. */
+  readonly partition: string | undefined
+  /** Folder for `Files` and `Checkpoint` outputs; published atomically when `run` succeeds. */
+  readonly outDir: string
+  /** Folder that survives a killed run of the same cache key (resumable training); removed on success. */
+  readonly scratchDir: string
+  /** The project's root folder: relative paths in params are relative to it. */
+  readonly root: string
+  /** The device given to this run. */
+  readonly device: Device
+  /** Cores this run may use. */
+  readonly cores: number
+  /** Resolves a path from params against the project root. */
+  readonly resolve: (path: string) => string
+  /** Logs one line under the stage's name. */
+  readonly log: (message: string) => Effect.Effect<void>
+  /** Reports progress: `done` of `total` `unit`s. */
+  readonly progress: (done: number, total: number, unit?: string) => Effect.Effect<void>
+  /** Records which compute backend (and kernels) the stage used, for the run record. */
+  readonly reportBackend: (backend: string) => Effect.Effect<void>
+}
+
+/** Input kinds of a stage, by input name. */
+export type InputKinds = Readonly<Record<string, ArtifactKind>>
+
+/** The values `run` receives, by input name. */
+export type InputValues<I extends InputKinds> = { readonly [K in keyof I]: InputValue<I[K]> }
+
+/** Names of the table inputs of `I` (the inputs a stage can be partitioned by). */
+export type TableInputNames<I extends InputKinds> = { [K in keyof I]: I[K] extends TableKind<any> ? K : never }[keyof I] & string
+
+/** Row type of table input `K`. */
+type RowOf<I extends InputKinds, K extends keyof I> = I[K] extends TableKind<infer Row> ? Row : never
+
+/** Partitioning: one cached result per distinct value of `column` in table input `input`. */
+export interface PartitionBy<I extends InputKinds, K extends TableInputNames<I> = TableInputNames<I>> {
+  readonly input: K
+  readonly column: { [C in keyof RowOf<I, K>]: RowOf<I, K>[C] extends string | number ? C : never }[keyof RowOf<I, K>] & string
+}
+
+/** Arguments of a stage's `files` declaration. */
+export interface FilesArgs<P, I extends InputKinds> {
+  readonly params: P
+  readonly inputs: InputValues<I>
+}
+
+/** The object given to `Stage.define`. */
+export interface StageSpec<
+  Name extends string,
+  P extends Schema.Schema<any, any, never>,
+  I extends InputKinds,
+  O extends ArtifactKind,
+  E,
+> {
+  /** Stable name; also the default name of its instance in a pipeline. */
+  readonly name: Name
+  /** Bump when the stage's meaning changes without its code changing. */
+  readonly version: number
+  /** One line saying what the stage does. */
+  readonly description?: string
+  /** Params as an Effect Schema (usually a `Schema.Struct`); defaults belong in the schema. */
+  readonly params?: P
+  /** Upstream outputs this stage reads, by name. */
+  readonly inputs?: I
+  /** What the stage produces. */
+  readonly output: O
+  /** `gpu` stages are queued on the device pool; default `cpu`. */
+  readonly device?: DeviceKind
+  /** Cores the stage uses (default 1); the scheduler never runs more than the machine has. */
+  readonly cores?: number
+  /** One cached result per partition of a table input. */
+  readonly partitionBy?: PartitionBy<I>
+  /** External files the result depends on (audio, lyrics), relative to the project root. */
+  readonly files?: (args: FilesArgs<Schema.Schema.Type<P>, I>) => Effect.Effect<ReadonlyArray<string>, unknown>
+  /** Computes the output. */
+  readonly run: (inputs: InputValues<I>, params: Schema.Schema.Type<P>, ctx: StageContext) => Effect.Effect<OutputValue<O>, E>
+}
+
+/** A defined stage. */
+export interface Stage<
+  Name extends string = string,
+  P extends Schema.Schema<any, any, never> = Schema.Schema<any, any, never>,
+  I extends InputKinds = InputKinds,
+  O extends ArtifactKind = ArtifactKind,
+  E = unknown,
+> extends Required<Omit<StageSpec<Name, P, I, O, E>, "description" | "partitionBy" | "files">> {
+  readonly _tag: "Stage"
+  readonly description: string
+  readonly partitionBy: PartitionBy<I> | undefined
+  readonly files: StageSpec<Name, P, I, O, E>["files"]
+  /** The source file that defined the stage: the root of its code fingerprint. */
+  readonly module: string
+}
+
+/** Any stage, whatever its types. */
+export type AnyStage = Stage<string, Schema.Schema<any, any, never>, any, any, any>
+
+const NoParams = Schema.Struct({})
+
+/** Defines a stage. The calling file is recorded as the stage's module for its code fingerprint. */
+const define = <
+  const Name extends string,
+  O extends ArtifactKind,
+  E = never,
+  P extends Schema.Schema<any, any, never> = typeof NoParams,
+  I extends InputKinds = {},
+>(spec: StageSpec<Name, P, I, O, E>): Stage<Name, P, I, O, E> => {
+  if (!/^[a-z][a-z0-9-]*$/.test(spec.name)) {
+    throw new TypeError(`Stage.define: name "${spec.name}" must be lower-case letters, digits and dashes`)
+  }
+  if (!Number.isInteger(spec.version) || spec.version < 0) {
+    throw new TypeError(`Stage.define: stage "${spec.name}": version must be a non-negative integer`)
+  }
+  return {
+    _tag: "Stage",
+    name: spec.name,
+    version: spec.version,
+    description: spec.description ?? "",
+    params: spec.params ?? (NoParams as unknown as P),
+    inputs: spec.inputs ?? ({} as I),
+    output: spec.output,
+    device: spec.device ?? "cpu",
+    cores: spec.cores ?? 1,
+    partitionBy: spec.partitionBy,
+    files: spec.files,
+    run: spec.run,
+    module: callerFile(),
+  }
+}
+
+/** Stage constructors. */
+export const Stage = { define } as const
