@@ -102,6 +102,9 @@ const findCycle = (nodes: ReadonlyMap<string, { inputs: Readonly<Record<string, 
 export const buildGraph = (pipeline: Pipeline, file: string, root: string, overrides: Overrides = {}): Effect.Effect<Graph, PipelineError> =>
   Effect.gen(function* () {
     const pipelineSite = at(root, { file, line: pipeline.site.file === file ? pipeline.site.line : 1 })
+    for (const dup of pipeline.duplicates ?? []) {
+      return yield* new PipelineError({ where: at(root, dup.site), reason: `stage name "${dup.name}" is used twice in pipeline "${pipeline.name}" (first at ${at(root, dup.first)})` })
+    }
     const uses = Object.entries(pipeline.uses as Record<string, Use>)
     const nodes = new Map<string, GraphNode>()
     for (const [name, use] of uses) {

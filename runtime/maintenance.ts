@@ -4,6 +4,7 @@
  */
 import { Effect } from "effect"
 import { promises as fs } from "node:fs"
+import { hostname } from "node:os"
 import { join } from "node:path"
 import { sha256File } from "./hash.ts"
 import { processAlive } from "./lock.ts"
@@ -169,11 +170,15 @@ export const gcStore = (store: Store, options: { readonly keepRuns: number; read
     })
   })
 
-/** Removes temp folders of dead runners and partition indexes of removed objects. */
+/** Removes temp folders and locks of dead runners, and partition indexes of removed objects. */
 const cleanLeftovers = async (store: Store) => {
   for (const name of await listDir(store.path("tmp"))) {
     const pid = Number(name.split(".")[1])
     if (!Number.isFinite(pid) || !processAlive(pid)) await fs.rm(store.path("tmp", name), { recursive: true, force: true })
+  }
+  for (const name of await listDir(store.path("locks"))) {
+    const holder = await fs.readFile(store.path("locks", name), "utf8").then((t) => JSON.parse(t) as { pid: number; host: string }, () => undefined)
+    if (holder && holder.host === hostname() && !processAlive(holder.pid)) await fs.rm(store.path("locks", name), { force: true })
   }
   const alive = new Set(await objectHashes(store))
   for (const name of await listDir(store.path("index"))) {

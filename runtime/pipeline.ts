@@ -58,13 +58,30 @@ export interface Pipeline<U extends Readonly<Record<string, Use<any, any>>> = Re
   readonly name: string
   readonly uses: U
   readonly site: CallSite
+  /** Names given twice when pipelines were combined with `extend`; reported by validation. */
+  readonly duplicates: ReadonlyArray<{ readonly name: string; readonly site: CallSite; readonly first: CallSite }>
 }
 
 /** Defines a pipeline from a record of uses; the record's keys are the stage names in this pipeline. */
 const define = <const U extends Readonly<Record<string, Use<any, any>>>>(
   name: string,
   uses: U & CheckedUses<U>,
-): Pipeline<U> => ({ _tag: "Pipeline", name, uses, site: callerSite() })
+): Pipeline<U> => ({ _tag: "Pipeline", name, uses, site: callerSite(), duplicates: [] })
+
+/**
+ * A new pipeline with the uses of `base` plus `uses`, which may name `base`'s stages as inputs.
+ * Giving a name that `base` already has is an error, reported when the pipeline is validated.
+ */
+const extend = <B extends Readonly<Record<string, Use<any, any>>>, const U extends Readonly<Record<string, Use<any, any>>>>(
+  base: Pipeline<B>,
+  name: string,
+  uses: U & CheckedUses<B & U>,
+): Pipeline<B & U> => {
+  const duplicates = Object.keys(uses).filter((n) => n in base.uses).map((n) => ({
+    name: n, site: (uses as Record<string, Use>)[n]!.site, first: (base.uses as Record<string, Use>)[n]!.site,
+  }))
+  return { _tag: "Pipeline", name, uses: { ...base.uses, ...uses }, site: callerSite(), duplicates: [...base.duplicates, ...duplicates] }
+}
 
 /** Pipeline constructors. */
-export const Pipeline = { define, use } as const
+export const Pipeline = { define, extend, use } as const

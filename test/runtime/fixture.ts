@@ -4,7 +4,7 @@
  */
 import { Effect } from "effect"
 import { spawn, type ChildProcess } from "node:child_process"
-import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from "node:fs"
+import { mkdtempSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { dirname, join, resolve } from "node:path"
 import { fileURLToPath } from "node:url"
@@ -43,6 +43,7 @@ export const makeProject = (files: Readonly<Record<string, string>>): Project =>
     writeFileSync(join(dir, path), text)
   }
   write("package.json", JSON.stringify({ name: "fixture", type: "module", private: true }))
+  symlinkSync(join(REPO, "node_modules"), join(dir, "node_modules"), "dir")
   for (const [path, text] of Object.entries(files)) write(path, text)
   const store = new Store(join(dir, ".jukeflow"))
   const spawnCli = (args: ReadonlyArray<string>, env: NodeJS.ProcessEnv = {}) =>
