@@ -106,7 +106,8 @@ describe("jukeflow CLI", () => {
     expect((await project.cli(["verify"])).code).toBe(0)
     const shard = listDeep(project.path(".jukeflow/objects")).find((f) => f.endsWith(".parquet"))!
     const bytes = readFileSync(shard)
-    bytes[Math.floor(bytes.length / 2)] ^= 0xff
+    const at = Math.floor(bytes.length / 2)
+    bytes[at] = bytes[at]! ^ 0xff
     writeFileSync(shard, bytes)
     const verify = await project.cli(["verify"])
     expect(verify.code).toBe(1)
