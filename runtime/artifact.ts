@@ -47,7 +47,7 @@ export interface CheckpointKind<Config> extends Invariant<Config> {
 }
 
 /** Any artifact kind. */
-export type ArtifactKind = TableKind<any> | JsonKind<any> | FilesKind<string> | CheckpointKind<any>
+export type ArtifactKind = TableKind<any> | JsonKind<any> | FilesKind<any> | CheckpointKind<any>
 
 /** Options of a table artifact. */
 export interface TableOptions {
@@ -129,7 +129,7 @@ export interface CheckpointValue<Config> {
 export type InputValue<K> =
   K extends TableKind<infer Row> ? TableReader<Row>
   : K extends JsonKind<infer A> ? A
-  : K extends FilesKind<string> ? FileSet
+  : K extends FilesKind<any> ? FileSet
   : K extends CheckpointKind<infer C> ? CheckpointValue<C>
   : never
 
@@ -140,7 +140,7 @@ export type RowSource<Row> = Iterable<Row> | AsyncIterable<Row> | Stream.Stream<
 export type OutputValue<K> =
   K extends TableKind<infer Row> ? RowSource<Row>
   : K extends JsonKind<infer A> ? A
-  : K extends FilesKind<string> ? void
+  : K extends FilesKind<any> ? void
   : K extends CheckpointKind<infer C> ? C
   : never
 

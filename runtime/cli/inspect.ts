@@ -110,7 +110,10 @@ export const inspectCommand = (args: Args) =>
       ])))
       return 0 as ExitCode
     }
-    const listing = parts.flatMap((m) => m.files.map((f) => ({ path: relative(process.cwd(), join(store.objectDir(m.hash), f.path)), bytes: f.bytes })))
+    const listing = parts.flatMap((m) => m.files.map((f) => ({
+      path: manifest.kind === "Partitioned" ? relative(process.cwd(), join(store.objectDir(m.hash), f.path)) : f.path,
+      bytes: f.bytes,
+    })))
     if (kind === "Json") {
       info.value = JSON.parse(yield* Effect.promise(() => fs.readFile(join(store.objectDir(parts[0]!.hash), "value.json"), "utf8")))
     }

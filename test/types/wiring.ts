@@ -1,6 +1,6 @@
 import { Effect, Schema } from "effect"
 import { Col } from "../../runtime/columns.ts"
-import { Json, Table } from "../../runtime/artifact.ts"
+import { Files, Json, Table } from "../../runtime/artifact.ts"
 import { Stage } from "../../runtime/stage.ts"
 import { Pipeline, use } from "../../runtime/pipeline.ts"
 
@@ -45,4 +45,26 @@ export const badParam = Pipeline.define("bad", {
 export const missing = Pipeline.define("bad", {
   // @ts-expect-error missing inputs
   sum: use(sum, {}),
+})
+
+// Tables of different row schemas do not mix, nor do file sets with different labels.
+const Other = Schema.Struct({ id: Col.int32 })
+const narrow = Stage.define({
+  name: "narrow", version: 1, inputs: { rows: Table(Other) }, output: Files("wav"),
+  run: () => Effect.void,
+})
+const needsMidi = Stage.define({
+  name: "needs-midi", version: 1, inputs: { files: Files("midi") }, output: Files("midi"),
+  run: () => Effect.void,
+})
+export const mixedTables = Pipeline.define("mixed", {
+  gen: use(gen, { params: { n: 3 } }),
+  // @ts-expect-error Table(Num) wired into an input of Table(Other)
+  narrow: use(narrow, { inputs: { rows: "gen" } }),
+})
+export const mixedFiles = Pipeline.define("mixed", {
+  gen: use(gen, { params: { n: 3 } }),
+  narrow: use(narrow, { inputs: { rows: "gen" as never } }),
+  // @ts-expect-error Files("wav") wired into an input of Files("midi")
+  midi: use(needsMidi, { inputs: { files: "narrow" } }),
 })
