@@ -4,8 +4,9 @@
  */
 import { Effect, Schema } from "effect"
 import { existsSync, readFileSync } from "node:fs"
+import { findRoot, storeDirOf, visibleGpus } from "./internal/project.js"
 import { availableParallelism } from "node:os"
-import { dirname, join, resolve } from "node:path"
+import { join } from "node:path"
 import { PipelineError } from "./errors.ts"
 
 /** `jukeflow.config.json`: every field optional. */
@@ -26,26 +27,10 @@ export interface Project {
   readonly root: string
   readonly storeDir: string
   readonly config: Config
+  /** The config file (which may not exist). */
+  readonly configFile: string
   readonly cores: number
   readonly devices: ReadonlyArray<string>
-}
-
-/** The nearest folder at or above `start` holding `jukeflow.config.json` or `package.json`. */
-export const findRoot = (start: string): string => {
-  let dir = resolve(start)
-  for (;;) {
-    if (existsSync(join(dir, "jukeflow.config.json")) || existsSync(join(dir, "package.json"))) return dir
-    const parent = dirname(dir)
-    if (parent === dir) return resolve(start)
-    dir = parent
-  }
-}
-
-/** GPU ids from `CUDA_VISIBLE_DEVICES` (empty, unset, or "-1" mean none). */
-export const visibleGpus = (env: NodeJS.ProcessEnv = process.env): string[] => {
-  const value = env.CUDA_VISIBLE_DEVICES?.trim()
-  if (!value || value === "-1" || value === "NoDevFiles") return []
-  return value.split(",").map((s) => s.trim()).filter((s) => s.length > 0)
 }
 
 /** Loads the project whose root is at or above `start`. */
@@ -63,7 +48,9 @@ export const loadProject = (start: string): Effect.Effect<Project, PipelineError
         Effect.mapError((e) => new PipelineError({ where: file, reason: e.message.replace(/\s+/g, " ") })),
       )
     }
-    const storeDir = process.env.JUKEFLOW_STORE ? resolve(process.env.JUKEFLOW_STORE) : resolve(root, config.store ?? ".jukeflow")
+    const storeDir = storeDirOf(root, config.store)
     const cores = Math.min(config.cores ?? availableParallelism(), availableParallelism())
-    return { root, storeDir, config, cores, devices: config.devices ?? visibleGpus() }
+    return { root, storeDir, config, configFile: file, cores, devices: config.devices ?? visibleGpus() }
   })
+
+export { findRoot, visibleGpus }

@@ -1,14 +1,19 @@
 /**
  * Parquet shards for table artifacts: rows in, zstd + dictionary-encoded Parquet files out, and
- * rows back, lazily. Writing streams one Arrow record batch per row group through parquet-wasm,
- * so its heap (capped at 4 GB) holds one row group at a time, never a whole table. Typed-array
- * columns (token windows) travel as whole buffers: no per-element JS work on either side.
+ * rows back, lazily. parquet-wasm does the encoding and decoding in a small pool of worker
+ * threads: row groups are encoded in parallel, each as a one-row-group Parquet file, and appended
+ * in order to the shard, whose footer is then written from theirs; reads decode row groups in
+ * parallel. Each wasm heap (capped at 4 GB) holds one row group at a time, and a wasm crash on a
+ * corrupt file takes down a worker, not the process. Typed-array columns (token windows) travel
+ * as whole buffers: no per-element JS work on either side.
  */
 import * as fs from "node:fs"
+import { createRequire } from "node:module"
+import * as os from "node:os"
 import * as path from "node:path"
+import { Worker } from "node:worker_threads"
 import * as arrow from "apache-arrow"
 import { Chunk, Effect, Either, ParseResult, Schema, Stream } from "effect"
-import type * as ParquetWasm from "parquet-wasm"
 import { ArtifactReadError } from "./artifact.ts"
 import type { ColumnInfo, RowSource, ShardInfo, TableKind, TableReader } from "./artifact.ts"
 import { arrowTypeOf, formatArrowType } from "./columns.ts"
@@ -24,7 +29,7 @@ export class ArtifactWriteError extends Schema.TaggedError<ArtifactWriteError>()
   }
 }
 
-/** What a shard's footer says: row and row-group counts, size, and per-column codecs. */
+/** What a shard's footer says: row and row-group counts, size, and the codecs of its columns. */
 export interface ShardMeta {
   readonly rows: number
   readonly rowGroups: number
@@ -64,10 +69,11 @@ export const arrowSchemaOf = (columns: ReadonlyArray<ColumnInfo>): arrow.Schema 
 
 /**
  * Writes rows as Parquet shards `${prefix}-00000.parquet`, `-00001`, ... into `dir` (which must
- * exist). Each `kind.rowGroupRows` rows make one row group; a shard closes at `kind.shardRows`
- * rows, or once it holds `kind.shardBytes` bytes (checked per row group, so it may overshoot by
- * about one). Each row's values are type-checked as the batch is built and the first row of each
- * batch is validated against the full schema. A table with no rows still gets one (empty) shard.
+ * exist). Every `min(rowGroupRows, shardRows)` rows make one row group; a shard is closed before
+ * a row group that would take it past `kind.shardRows` rows or `kind.shardBytes` bytes (a single
+ * row group larger than that gets a shard of its own). Each value's type is checked as its batch
+ * is built, and the first row of each batch is validated against the whole schema. Each shard is
+ * fsynced. A table with no rows still gets one (empty) shard, so its schema is on disk.
  */
 export const writeTable = <Row>(
   kind: TableKind<Row>,
@@ -109,25 +115,15 @@ export const openTable = <Row>(
 export const readShardMeta = (file: string): Effect.Effect<ShardMeta, ArtifactReadError> =>
   Effect.tryPromise({
     try: async () => {
-      const pq = await parquetWasm()
-      const parquet = await openParquet(pq, file)
-      try {
-        return shardMetaOf(pq, parquet, (await fs.promises.stat(file)).size)
-      } finally {
-        parquet.free()
-      }
+      const meta = await workers().call<FooterMeta>({ op: "meta", path: file })
+      const { size } = await fs.promises.stat(file)
+      return { rows: meta.rows, rowGroups: meta.rowGroups.length, bytes: size, columns: meta.columns }
     },
-    catch: (error) => readError(file, error),
+    catch: (error) => readError(file, `not a readable Parquet file (${describe(error)})`),
   })
 
 // ---------------------------------------------------------------------------------------------
 // Writing
-
-type Wasm = typeof ParquetWasm
-
-let loading: Promise<Wasm> | undefined
-/** parquet-wasm's Node build compiles its 5 MB module when imported (~0.2 s): load it on first use, once. */
-const parquetWasm = (): Promise<Wasm> => (loading ??= import("parquet-wasm"))
 
 /** A row that does not fit its column; `row` counts from the start of the table. */
 class RowError extends Error {
@@ -140,47 +136,55 @@ const writeShards = async <Row>(kind: TableKind<Row>, source: RowSource<Row>, di
   const columns = tableColumns(kind.row)
   const schema = arrowSchemaOf(columns)
   const validate = Schema.validateEither(kind.row)
-  const pq = await parquetWasm()
+  const pool = workers()
+  const batchRows = Math.max(1, Math.min(kind.rowGroupRows, kind.shardRows))
   const shards: ShardInfo[] = []
-  let shard: ShardWriter | undefined
-  let written = 0
   const shardPath = () => path.join(dir, `${prefix}-${String(shards.length).padStart(5, "0")}.parquet`)
+  // Row groups being encoded, in table order; a few per worker keep them all busy.
+  const encoding: Array<Promise<Uint8Array>> = []
+  let shard: ShardFile | undefined
+  let submitted = 0
 
-  const writeBatch = async (batchRows: ReadonlyArray<Row>) => {
-    const checked = validate(batchRows[0])
-    if (Either.isLeft(checked)) throw schemaError(checked.left, written)
-    const batch = recordBatch(schema, columns, batchRows, written)
-    if (shard && (shard.rows + batchRows.length > kind.shardRows || shard.bytes >= kind.shardBytes)) {
-      shards.push(await shard.close())
+  const encode = (batch: ReadonlyArray<Row>) => {
+    const checked = validate(batch[0])
+    if (Either.isLeft(checked)) throw schemaError(checked.left, submitted)
+    const ipc = arrow.tableToIPC(new arrow.Table([recordBatch(schema, columns, batch, submitted)]), "stream")
+    const encoded = pool.call<Uint8Array>({ op: "encode", ipc, rows: batch.length }, [ipc.buffer])
+    encoded.catch(() => {})
+    encoding.push(encoded)
+    submitted += batch.length
+  }
+
+  const appendNext = async () => {
+    const part = parsePart(await encoding.shift()!)
+    if (shard && (shard.rows + part.rows > kind.shardRows || shard.bytes + part.body.length > kind.shardBytes)) {
+      shards.push(await shard.finish())
       shard = undefined
     }
-    shard ??= await ShardWriter.open(pq, shardPath(), dir, kind.rowGroupRows)
-    await shard.write(toWasmBatch(pq, batch), batchRows.length)
-    written += batchRows.length
+    shard ??= await ShardFile.create(shardPath(), part.footer)
+    await shard.append(part)
   }
 
   try {
     let pending: Row[] = []
-    const batchSize = () => Math.min(kind.rowGroupRows, kind.shardRows - (shard && shard.rows < kind.shardRows ? shard.rows : 0))
-    let target = batchSize()
-    for await (const chunk of rowChunks(source, kind.rowGroupRows, dir)) {
+    for await (const chunk of rowChunks(source, batchRows, dir)) {
       for (const row of chunk) {
         pending.push(row)
-        if (pending.length >= target) {
-          await writeBatch(pending)
-          pending = []
-          target = batchSize()
-        }
+        if (pending.length < batchRows) continue
+        encode(pending)
+        pending = []
+        while (encoding.length >= 2 * pool.size) await appendNext()
       }
     }
-    if (pending.length > 0) await writeBatch(pending)
-    if (shard) shards.push(await shard.close())
+    if (pending.length > 0) encode(pending)
+    while (encoding.length > 0) await appendNext()
+    if (shard) shards.push(await shard.finish())
   } catch (error) {
     await shard?.abort()
     throw error instanceof RowError ? new ArtifactWriteError({ path: shard?.file ?? shardPath(), reason: error.message }) : error
   }
-  if (shards.length === 0) shards.push(await writeEmptyShard(pq, shardPath(), schema))
-  return { shards, rows: written }
+  if (shards.length === 0) shards.push(await writeEmptyShard(shardPath(), schema))
+  return { shards, rows: submitted }
 }
 
 /** The source's rows in arrays, without an `await` per row for sync iterables and streams. */
@@ -207,100 +211,121 @@ async function* rowChunks<Row>(source: RowSource<Row>, size: number, dir: string
   }
 }
 
-/**
- * One shard being written: record batches go into parquet-wasm's `transformParquetStream`, whose
- * output is appended to the file as each row group is flushed.
- */
-class ShardWriter {
+/** One encoded row group: a one-row-group Parquet file split into its column chunks and footer. */
+interface Part {
+  readonly body: Uint8Array
+  readonly rows: number
+  readonly rowGroups: ReadonlyArray<Thrift.Struct>
+  readonly footer: Thrift.Struct
+}
+
+const MAGIC = new TextEncoder().encode("PAR1")
+
+const parsePart = (bytes: Uint8Array): Part => {
+  const footerLength = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getUint32(bytes.length - 8, true)
+  const footer = Thrift.decode(bytes.subarray(bytes.length - 8 - footerLength, bytes.length - 8))
+  const rowGroups = Thrift.list(footer, FileMetaData.rowGroups)
+  let end = MAGIC.length
+  for (const rowGroup of rowGroups) {
+    for (const chunk of Thrift.list(rowGroup, RowGroup.columns)) {
+      const meta = Thrift.get(chunk, ColumnChunk.metaData) as Thrift.Struct
+      const start = (Thrift.get(meta, ColumnMetaData.dictionaryPageOffset) ?? Thrift.get(meta, ColumnMetaData.dataPageOffset)) as bigint
+      end = Math.max(end, Number(start + (Thrift.get(meta, ColumnMetaData.totalCompressedSize) as bigint)))
+    }
+  }
+  // The bytes after the column chunks are page indexes, which the shard footer does not keep.
+  return { body: bytes.subarray(MAGIC.length, end), rows: Number(Thrift.get(footer, FileMetaData.numRows)), rowGroups, footer }
+}
+
+/** A shard file being assembled from encoded row groups; its footer is written on `finish`. */
+class ShardFile {
   rows = 0
-  rowGroups = 0
-  bytes = 0
-  private controller!: ReadableStreamDefaultController<unknown>
-  private pulled = false
-  private onPull: (() => void) | undefined
-  private readonly done: Promise<void>
+  bytes = MAGIC.length
+  private readonly rowGroups: Thrift.Struct[] = []
 
-  private constructor(private readonly pq: Wasm, readonly file: string, private readonly handle: fs.promises.FileHandle, rowGroupRows: number) {
-    // highWaterMark 0: a batch is handed over only when the writer asks for one (backpressure).
-    const input = new ReadableStream<unknown>({
-      start: (controller) => { this.controller = controller },
-      pull: () => {
-        this.pulled = true
-        this.onPull?.()
-      },
-    }, { highWaterMark: 0 })
-    // The promise settles only after the first batch arrives, so it is consumed alongside `write`.
-    this.done = pq.transformParquetStream(input, writerProperties(pq, rowGroupRows)).then(async (output) => {
-      for await (const bytes of output as unknown as AsyncIterable<Uint8Array>) {
-        this.bytes += bytes.byteLength
-        await handle.write(bytes)
-      }
-    })
-    this.done.catch(() => {})
-  }
+  private constructor(readonly file: string, private readonly handle: fs.promises.FileHandle, private readonly footer: Thrift.Struct) {}
 
-  static async open(pq: Wasm, file: string, dir: string, rowGroupRows: number): Promise<ShardWriter> {
+  static async create(file: string, footer: Thrift.Struct): Promise<ShardFile> {
     try {
-      return new ShardWriter(pq, file, await fs.promises.open(file, "w"), rowGroupRows)
+      const handle = await fs.promises.open(file, "w")
+      await handle.write(MAGIC)
+      return new ShardFile(file, handle, footer)
     } catch (error) {
-      throw new ArtifactWriteError({ path: file, reason: `cannot create the shard in ${dir}: ${describe(error)}` })
+      throw new ArtifactWriteError({ path: file, reason: `cannot create the shard: ${describe(error)}` })
     }
   }
 
-  async write(batch: ParquetWasm.RecordBatch, rows: number): Promise<void> {
-    if (!this.pulled) {
-      const pulled = new Promise<void>((resolve) => { this.onPull = resolve })
-      const stopped = this.done.then(() => { throw new Error("the Parquet writer stopped before the last batch") })
-      await Promise.race([pulled, stopped])
-    }
-    this.pulled = false
-    this.onPull = undefined
-    this.controller.enqueue(batch)
-    this.rows += rows
-    this.rowGroups += 1
+  async append(part: Part): Promise<void> {
+    const shift = BigInt(this.bytes - MAGIC.length)
+    for (const rowGroup of part.rowGroups) this.rowGroups.push(relocateRowGroup(rowGroup, shift, this.rowGroups.length))
+    await this.handle.write(part.body)
+    this.bytes += part.body.length
+    this.rows += part.rows
   }
 
-  async close(): Promise<ShardInfo> {
+  async finish(): Promise<ShardInfo> {
     try {
-      this.controller.close()
-      await this.done
+      const footer = Thrift.encode(this.footer.map((field) =>
+        field.id === FileMetaData.numRows ? { ...field, value: BigInt(this.rows) }
+        : field.id === FileMetaData.rowGroups ? { ...field, value: { elem: Thrift.STRUCT, items: this.rowGroups } }
+        : field))
+      const tail = new Uint8Array(8)
+      new DataView(tail.buffer).setUint32(0, footer.length, true)
+      tail.set(MAGIC, 4)
+      await this.handle.write(footer)
+      await this.handle.write(tail)
       await this.handle.sync()
       await this.handle.close()
+      this.bytes += footer.length + tail.length
     } catch (error) {
       await this.abort()
       throw new ArtifactWriteError({ path: this.file, reason: `writing the shard failed: ${describe(error)}` })
     }
-    // parquet-wasm drops write errors silently; the footer tells whether every row group landed.
-    const meta = await Effect.runPromise(Effect.either(readShardMeta(this.file)))
-    if (Either.isLeft(meta) || meta.right.rows !== this.rows || meta.right.rowGroups !== this.rowGroups) {
-      const found = Either.isLeft(meta) ? meta.left.reason : `${meta.right.rows} rows in ${meta.right.rowGroups} row groups`
-      throw new ArtifactWriteError({ path: this.file, reason: `wrote ${this.rows} rows in ${this.rowGroups} row groups but the file holds ${found}` })
+    // The footer is assembled here, so check that a Parquet reader agrees with it.
+    const meta = await workers().call<FooterMeta>({ op: "meta", path: this.file }).catch((error: unknown) => describe(error))
+    if (typeof meta === "string" || meta.rows !== this.rows || meta.rowGroups.length !== this.rowGroups.length) {
+      const found = typeof meta === "string" ? meta : `${meta.rows} rows in ${meta.rowGroups.length} row groups`
+      throw new ArtifactWriteError({ path: this.file, reason: `wrote ${this.rows} rows in ${this.rowGroups.length} row groups but reading the shard gives ${found}` })
     }
-    return { path: path.basename(this.file), rows: this.rows, bytes: meta.right.bytes, rowGroups: this.rowGroups }
+    return { path: path.basename(this.file), rows: this.rows, bytes: this.bytes, rowGroups: this.rowGroups.length }
   }
 
   /** Stops writing and removes the partial file. */
   async abort(): Promise<void> {
-    try { this.controller.close() } catch { /* already closed */ }
-    await this.done.catch(() => {})
     await this.handle.close().catch(() => {})
     await fs.promises.rm(this.file, { force: true })
   }
 }
 
-const writerProperties = (pq: Wasm, rowGroupRows: number): ParquetWasm.WriterProperties =>
-  new pq.WriterPropertiesBuilder()
-    .setCompression(pq.Compression.ZSTD)
-    .setDictionaryEnabled(true)
-    .setStatisticsEnabled(pq.EnabledStatistics.Chunk)
-    .setMaxRowGroupSize(rowGroupRows)
-    .build()
+/** A row group's footer entry, moved `shift` bytes further into the file. */
+const relocateRowGroup = (rowGroup: Thrift.Struct, shift: bigint, ordinal: number): Thrift.Struct =>
+  rowGroup.map((field) => {
+    switch (field.id) {
+      case RowGroup.columns: {
+        const chunks = field.value as Thrift.List
+        return { ...field, value: { ...chunks, items: chunks.items.map((chunk) => relocateChunk(chunk as Thrift.Struct, shift)) } }
+      }
+      case RowGroup.fileOffset: return { ...field, value: (field.value as bigint) + shift }
+      case RowGroup.ordinal: return { ...field, value: ordinal }
+      default: return field
+    }
+  })
 
-/** `transformParquetStream` writes nothing for an empty stream, so an empty table goes through `writeParquet`. */
-const writeEmptyShard = async (pq: Wasm, file: string, schema: arrow.Schema): Promise<ShardInfo> => {
+const relocateChunk = (chunk: Thrift.Struct, shift: bigint): Thrift.Struct =>
+  chunk.filter((field) => !ColumnChunk.pageIndex.includes(field.id)).map((field) => {
+    if (field.id === ColumnChunk.fileOffset && field.value !== 0n) return { ...field, value: (field.value as bigint) + shift }
+    if (field.id !== ColumnChunk.metaData) return field
+    return {
+      ...field,
+      value: (field.value as Thrift.Struct).map((meta) => ColumnMetaData.offsets.includes(meta.id) ? { ...meta, value: (meta.value as bigint) + shift } : meta),
+    }
+  })
+
+/** A table with no rows: the worker's encoding of an empty batch is already a whole Parquet file. */
+const writeEmptyShard = async (file: string, schema: arrow.Schema): Promise<ShardInfo> => {
   try {
-    const table = pq.Table.fromIPCStream(arrow.tableToIPC(new arrow.Table(schema), "stream"))
-    const bytes = pq.writeParquet(table, writerProperties(pq, 1))
+    const ipc = arrow.tableToIPC(new arrow.Table(schema), "stream")
+    const bytes = await workers().call<Uint8Array>({ op: "encode", ipc, rows: 1 }, [ipc.buffer])
     const handle = await fs.promises.open(file, "w")
     try {
       await handle.write(bytes)
@@ -312,14 +337,6 @@ const writeEmptyShard = async (pq: Wasm, file: string, schema: arrow.Schema): Pr
   } catch (error) {
     throw new ArtifactWriteError({ path: file, reason: `writing an empty shard failed: ${describe(error)}` })
   }
-}
-
-/** Moves a JS record batch into wasm memory (via one Arrow IPC message). */
-const toWasmBatch = (pq: Wasm, batch: arrow.RecordBatch): ParquetWasm.RecordBatch => {
-  const table = pq.Table.fromIPCStream(arrow.tableToIPC(new arrow.Table([batch]), "stream"))
-  const [wasmBatch] = table.recordBatches()
-  table.free()
-  return wasmBatch!
 }
 
 const schemaError = (error: ParseResult.ParseError, row: number): RowError => {
@@ -520,35 +537,21 @@ const scalarArrowType = (type: ArrowType): arrow.DataType => {
 // ---------------------------------------------------------------------------------------------
 // Reading
 
-const openParquet = async (pq: Wasm, file: string): Promise<ParquetWasm.ParquetFile> =>
-  pq.ParquetFile.fromFile(await fs.openAsBlob(file))
-
-const shardMetaOf = (pq: Wasm, parquet: ParquetWasm.ParquetFile, bytes: number): ShardMeta => {
-  const meta = parquet.metadata()
-  const rowGroups = meta.numRowGroups()
-  const columns = rowGroups === 0 ? [] : meta.rowGroup(0).columns().map((column) => ({
-    path: column.columnPath().join("."),
-    compression: pq.Compression[column.compression()] as unknown as string,
-    encodings: column.encodings().map((encoding) => pq.Encoding[encoding] as unknown as string),
-  }))
-  return { rows: meta.fileMetadata().numRows(), rowGroups, bytes, columns }
-}
-
 const readError = (file: string, error: unknown): ArtifactReadError =>
   error instanceof ArtifactReadError ? error : new ArtifactReadError({ path: file, reason: describe(error) })
 
-/** One shard's rows, a chunk per row group; the file stays open while the stream runs. */
+let scopes = 0
+
+/** One shard's rows, a chunk per row group; row groups are decoded by all workers at once. */
 const readShard = <Row>(file: string, columns: ReadonlyArray<ColumnInfo>): Stream.Stream<Chunk.Chunk<Row>, ArtifactReadError> =>
   Stream.unwrapScoped(Effect.gen(function* () {
-    const pq = yield* Effect.promise(parquetWasm)
-    let reading: Promise<unknown> = Promise.resolve()
-    const parquet = yield* Effect.acquireRelease(
-      Effect.tryPromise({ try: () => openParquet(pq, file), catch: (error) => readError(file, `not a readable Parquet file (${describe(error)})`) }),
-      // A read still in flight (after an interruption) must finish before the handle is freed.
-      (parquet) => Effect.promise(() => reading.catch(() => {})).pipe(Effect.andThen(() => parquet.free())),
-    )
+    const pool = workers()
+    const meta = yield* Effect.tryPromise({
+      try: () => pool.call<FooterMeta>({ op: "meta", path: file }),
+      catch: (error) => readError(file, `not a readable Parquet file (${describe(error)})`),
+    })
     const fileSchema = yield* Effect.try({
-      try: () => arrow.tableFromIPC(parquet.schema().intoIPCStream()).schema,
+      try: () => arrow.tableFromIPC(meta.schema).schema,
       catch: (error) => readError(file, `unreadable Arrow schema (${describe(error)})`),
     })
     for (const column of columns) {
@@ -558,19 +561,21 @@ const readShard = <Row>(file: string, columns: ReadonlyArray<ColumnInfo>): Strea
         return yield* new ArtifactReadError({ path: file, reason: `column "${column.name}" is ${String(found.type)} in the file, but the schema says ${formatArrowType(column.type)}` })
       }
     }
-    const meta = parquet.metadata()
-    const groups = Array.from({ length: meta.numRowGroups() }, (_, i) => ({ index: i, rows: meta.rowGroup(i).numRows() }))
+    // Workers keep the file open for this stream's reads and close it when the stream ends.
+    const scope = ++scopes
+    yield* Effect.addFinalizer(() => Effect.sync(() => pool.broadcast({ op: "release", scope })))
     const names = columns.map((column) => column.name)
-    return Stream.fromIterable(groups).pipe(Stream.mapEffect((group) => Effect.tryPromise({
-      try: () => {
-        if (names.length === 0) return Promise.resolve(Chunk.makeBy(group.rows, () => ({}) as Row))
-        const read = parquet.read({ columns: names, rowGroups: [group.index], batchSize: Math.max(group.rows, 1) })
-          .then((table) => decodeRows<Row>(arrow.tableFromIPC(table.intoIPCStream()), columns, file))
-        reading = read
-        return read
+    const readGroup = (rows: number, index: number) => Effect.tryPromise({
+      try: async () => {
+        if (names.length === 0) return Chunk.makeBy(rows, () => ({}) as Row)
+        const ipc = await pool.call<Uint8Array>({ op: "read", scope, path: file, rowGroup: index, columns: names, rows })
+        return decodeRows<Row>(arrow.tableFromIPC(ipc), columns, file)
       },
-      catch: (error) => readError(file, `row group ${group.index}: ${describe(error)}`),
-    })))
+      catch: (error) => readError(file, `row group ${index}: ${describe(error)}`),
+    })
+    return Stream.fromIterable(meta.rowGroups.entries()).pipe(
+      Stream.mapEffect(([index, rows]) => readGroup(rows, index), { concurrency: pool.size }),
+    )
   }))
 
 /** Rows of an Arrow table read from Parquet, decoded to the row type. */
@@ -656,6 +661,347 @@ const matches = (type: ArrowType, found: arrow.DataType): boolean => {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Worker pool
+
+/** A shard footer as a worker reports it. */
+interface FooterMeta {
+  readonly rows: number
+  /** Rows of each row group. */
+  readonly rowGroups: ReadonlyArray<number>
+  /** The file's Arrow schema as an IPC stream. */
+  readonly schema: Uint8Array
+  readonly columns: ShardMeta["columns"]
+}
+
+/**
+ * The worker's program. It is plain CommonJS handed to `new Worker(..., { eval: true })`, so it
+ * runs as written under node, tsx and vitest alike. Ops: `encode` (an Arrow IPC batch into a
+ * one-row-group Parquet file), `meta` (a file's footer), `read` (one row group of a file, kept
+ * open per `scope`), `release` (close a scope's file).
+ */
+const WORKER_SOURCE = String.raw`
+const { parentPort, workerData } = require("node:worker_threads")
+const fs = require("node:fs")
+const pq = require(workerData.parquetWasm)
+const scopes = new Map()
+const open = async (path) => pq.ParquetFile.fromFile(await fs.openAsBlob(path))
+const release = (scope) => {
+  const entry = scopes.get(scope)
+  if (!entry) return
+  entry.released = true
+  if (entry.users > 0) return
+  scopes.delete(scope)
+  entry.file.then((file) => file.free(), () => {})
+}
+const writerProperties = (rows) => new pq.WriterPropertiesBuilder()
+  .setCompression(pq.Compression.ZSTD)
+  .setDictionaryEnabled(true)
+  .setStatisticsEnabled(pq.EnabledStatistics.Chunk)
+  .setMaxRowGroupSize(Math.max(rows, 1))
+  .build()
+const footer = (file) => {
+  const meta = file.metadata()
+  const rowGroups = meta.rowGroups()
+  const columns = rowGroups.length === 0 ? [] : rowGroups[0].columns().map((column) => ({
+    path: column.columnPath().join("."),
+    compression: pq.Compression[column.compression()],
+    encodings: column.encodings().map((encoding) => pq.Encoding[encoding]),
+  }))
+  const schema = file.schema().intoIPCStream()
+  return [{ rows: meta.fileMetadata().numRows(), rowGroups: rowGroups.map((group) => group.numRows()), schema, columns }, [schema.buffer]]
+}
+const ops = {
+  encode: async ({ ipc, rows }) => {
+    const bytes = pq.writeParquet(pq.Table.fromIPCStream(ipc), writerProperties(rows))
+    return [bytes, [bytes.buffer]]
+  },
+  meta: async ({ path }) => {
+    const file = await open(path)
+    try { return footer(file) } finally { file.free() }
+  },
+  read: async ({ scope, path, rowGroup, columns, rows }) => {
+    let entry = scopes.get(scope)
+    if (!entry) scopes.set(scope, entry = { file: open(path), users: 0, released: false })
+    entry.users++
+    try {
+      const table = await (await entry.file).read({ columns, rowGroups: [rowGroup], batchSize: Math.max(rows, 1) })
+      const ipc = table.intoIPCStream()
+      return [ipc, [ipc.buffer]]
+    } finally {
+      entry.users--
+      if (entry.released) release(scope)
+    }
+  },
+  release: async ({ scope }) => [release(scope), []],
+}
+parentPort.on("message", async ({ id, op, ...args }) => {
+  try {
+    const [ok, transfer] = await ops[op](args)
+    parentPort.postMessage({ id, ok }, transfer)
+  } catch (error) {
+    parentPort.postMessage({ id, error: String((error && error.message) || error) })
+    // A trapped wasm instance is not safe to reuse: leave, and the pool starts a fresh one.
+    if (error instanceof WebAssembly.RuntimeError) process.exit(1)
+  }
+})
+`
+
+interface Slot {
+  readonly worker: Worker
+  readonly pending: Map<number, { readonly resolve: (value: any) => void; readonly reject: (error: Error) => void }>
+}
+
+/** Worker threads running parquet-wasm, started on first use; idle workers do not keep the process alive. */
+class ParquetWorkers {
+  private readonly slots: Array<Slot | undefined>
+  private nextId = 0
+
+  constructor(readonly size: number, private readonly parquetWasm: string) {
+    this.slots = Array.from({ length: size }, () => undefined)
+  }
+
+  /** Sends a message to the least busy worker and resolves with its answer. */
+  call<A>(message: { readonly op: string } & Record<string, unknown>, transfer: ReadonlyArray<ArrayBuffer | SharedArrayBuffer> = []): Promise<A> {
+    let index = 0
+    for (let i = 0; i < this.size; i++) {
+      if ((this.slots[i]?.pending.size ?? 0) < (this.slots[index]?.pending.size ?? 0)) index = i
+    }
+    return this.send(this.slots[index] ??= this.spawn(index), message, transfer)
+  }
+
+  /** Sends a message to every running worker, without waiting for answers. */
+  broadcast(message: { readonly op: string } & Record<string, unknown>): void {
+    for (const slot of this.slots) if (slot) this.send(slot, message, []).catch(() => {})
+  }
+
+  private send<A>(slot: Slot, message: Record<string, unknown>, transfer: ReadonlyArray<ArrayBuffer | SharedArrayBuffer>): Promise<A> {
+    const id = this.nextId++
+    return new Promise<A>((resolve, reject) => {
+      if (slot.pending.size === 0) slot.worker.ref()
+      slot.pending.set(id, { resolve, reject })
+      slot.worker.postMessage({ ...message, id }, transfer as ArrayBuffer[])
+    })
+  }
+
+  private spawn(index: number): Slot {
+    const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { parquetWasm: this.parquetWasm } })
+    worker.unref()
+    const slot: Slot = { worker, pending: new Map() }
+    const fail = (error: Error) => {
+      for (const request of slot.pending.values()) request.reject(error)
+      slot.pending.clear()
+      if (this.slots[index] === slot) this.slots[index] = undefined
+    }
+    worker.on("message", ({ id, ok, error }: { id: number; ok?: unknown; error?: string }) => {
+      const request = slot.pending.get(id)
+      if (request === undefined) return
+      slot.pending.delete(id)
+      if (slot.pending.size === 0) worker.unref()
+      if (error === undefined) request.resolve(ok)
+      else request.reject(new Error(error))
+    })
+    worker.on("error", (error) => fail(new Error(`parquet-wasm crashed (${error.message}); the file is likely corrupt`)))
+    worker.on("exit", (code) => fail(new Error(`the Parquet worker stopped (exit code ${code})`)))
+    return slot
+  }
+}
+
+let pool: ParquetWorkers | undefined
+/** The process's Parquet workers: one per core, at most 8. */
+const workers = (): ParquetWorkers =>
+  (pool ??= new ParquetWorkers(Math.max(1, Math.min(8, os.availableParallelism())), createRequire(import.meta.url).resolve("parquet-wasm")))
+
+// ---------------------------------------------------------------------------------------------
+// Parquet footers: Thrift compact protocol, read and written as generic field lists, and the
+// field ids (from parquet.thrift) that locate column chunks in the file.
+
+const FileMetaData = { numRows: 3, rowGroups: 4 } as const
+const RowGroup = { columns: 1, fileOffset: 5, ordinal: 7 } as const
+const ColumnChunk = { fileOffset: 2, metaData: 3, pageIndex: [4, 5, 6, 7] as ReadonlyArray<number> } as const
+const ColumnMetaData = {
+  totalCompressedSize: 7,
+  dataPageOffset: 9,
+  dictionaryPageOffset: 11,
+  /** data, index, dictionary page and bloom filter offsets */
+  offsets: [9, 10, 11, 14] as ReadonlyArray<number>,
+} as const
+
+namespace Thrift {
+  export type Value = boolean | number | bigint | Uint8Array | Struct | List | MapValue
+  export interface Field { readonly id: number; readonly type: number; readonly value: Value }
+  export type Struct = ReadonlyArray<Field>
+  export interface List { readonly elem: number; readonly items: ReadonlyArray<Value> }
+  export interface MapValue { readonly key: number; readonly val: number; readonly entries: ReadonlyArray<readonly [Value, Value]> }
+
+  export const STRUCT = 12
+  const TRUE = 1
+  const FALSE = 2
+
+  export const get = (struct: Struct, id: number): Value | undefined => struct.find((field) => field.id === id)?.value
+  export const list = (struct: Struct, id: number): ReadonlyArray<Struct> => ((get(struct, id) as List | undefined)?.items ?? []) as ReadonlyArray<Struct>
+
+  export const decode = (bytes: Uint8Array): Struct => {
+    let at = 0
+    const byte = () => {
+      if (at >= bytes.length) throw new Error("truncated Parquet footer")
+      return bytes[at++]!
+    }
+    const varint = (): number => {
+      let result = 0
+      let scale = 1
+      let b: number
+      do {
+        b = byte()
+        result += (b & 0x7f) * scale
+        scale *= 128
+      } while (b & 0x80)
+      return result
+    }
+    const varint64 = (): bigint => {
+      let result = 0n
+      let shift = 0n
+      let b: number
+      do {
+        b = byte()
+        result |= BigInt(b & 0x7f) << shift
+        shift += 7n
+      } while (b & 0x80)
+      return result
+    }
+    const zigzag = () => {
+      const u = varint()
+      return u % 2 === 0 ? u / 2 : -(u + 1) / 2
+    }
+    const value = (type: number): Value => {
+      switch (type) {
+        case TRUE: return true
+        case FALSE: return false
+        case 3: return (byte() << 24) >> 24
+        case 4: case 5: return zigzag()
+        case 6: {
+          const u = varint64()
+          return (u >> 1n) ^ -(u & 1n)
+        }
+        case 7: {
+          const v = new DataView(bytes.buffer, bytes.byteOffset + at, 8).getFloat64(0, true)
+          at += 8
+          return v
+        }
+        case 8: {
+          const n = varint()
+          if (at + n > bytes.length) throw new Error("truncated Parquet footer")
+          at += n
+          return bytes.subarray(at - n, at)
+        }
+        case 9: case 10: {
+          const header = byte()
+          const elem = header & 15
+          const size = header >> 4 === 15 ? varint() : header >> 4
+          const items = Array.from({ length: size }, () => elem === TRUE || elem === FALSE ? byte() === TRUE : value(elem))
+          return { elem, items }
+        }
+        case 11: {
+          const size = varint()
+          if (size === 0) return { key: 0, val: 0, entries: [] }
+          const header = byte()
+          const entries = Array.from({ length: size }, () => [value(header >> 4), value(header & 15)] as const)
+          return { key: header >> 4, val: header & 15, entries }
+        }
+        case STRUCT: {
+          const fields: Field[] = []
+          for (let last = 0; ;) {
+            const header = byte()
+            if (header === 0) return fields
+            const id = header >> 4 === 0 ? zigzag() : last + (header >> 4)
+            fields.push({ id, type: header & 15, value: value(header & 15) })
+            last = id
+          }
+        }
+        default: throw new Error(`unknown Thrift type ${type} in the Parquet footer`)
+      }
+    }
+    return value(STRUCT) as Struct
+  }
+
+  export const encode = (struct: Struct): Uint8Array => {
+    const out: number[] = []
+    const varint = (n: number) => {
+      for (; n >= 128; n = Math.floor(n / 128)) out.push((n % 128) | 128)
+      out.push(n)
+    }
+    const varint64 = (n: bigint) => {
+      for (; n >= 128n; n >>= 7n) out.push(Number(n & 127n) | 128)
+      out.push(Number(n))
+    }
+    const zigzag = (n: number) => varint(n >= 0 ? n * 2 : -n * 2 - 1)
+    const value = (type: number, v: Value): void => {
+      switch (type) {
+        case TRUE: case FALSE: return
+        case 3: out.push((v as number) & 255); return
+        case 4: case 5: zigzag(v as number); return
+        case 6: {
+          const n = v as bigint
+          varint64(n >= 0n ? n << 1n : (-n << 1n) - 1n)
+          return
+        }
+        case 7: {
+          const double = new Uint8Array(8)
+          new DataView(double.buffer).setFloat64(0, v as number, true)
+          out.push(...double)
+          return
+        }
+        case 8: {
+          varint((v as Uint8Array).length)
+          for (const b of v as Uint8Array) out.push(b)
+          return
+        }
+        case 9: case 10: {
+          const { elem, items } = v as List
+          if (items.length < 15) out.push((items.length << 4) | elem)
+          else {
+            out.push(0xf0 | elem)
+            varint(items.length)
+          }
+          for (const item of items) {
+            if (elem === TRUE || elem === FALSE) out.push(item ? TRUE : FALSE)
+            else value(elem, item)
+          }
+          return
+        }
+        case 11: {
+          const { key, val, entries } = v as MapValue
+          varint(entries.length)
+          if (entries.length === 0) return
+          out.push((key << 4) | val)
+          for (const [k, x] of entries) {
+            value(key, k)
+            value(val, x)
+          }
+          return
+        }
+        case STRUCT: {
+          let last = 0
+          for (const field of v as Struct) {
+            const fieldType = field.type === TRUE || field.type === FALSE ? (field.value ? TRUE : FALSE) : field.type
+            const delta = field.id - last
+            if (delta > 0 && delta <= 15) out.push((delta << 4) | fieldType)
+            else {
+              out.push(fieldType)
+              zigzag(field.id)
+            }
+            value(fieldType, field.value)
+            last = field.id
+          }
+          out.push(0)
+          return
+        }
+        default: throw new Error(`unknown Thrift type ${type}`)
+      }
+    }
+    value(STRUCT, struct)
+    return Uint8Array.from(out)
+  }
+}
 
 const describe = (error: unknown): string => error instanceof Error ? error.message : String(error)
 

@@ -54,8 +54,7 @@ export type RunRecord = typeof RunRecord.Type
 
 const decodeRecord = Schema.decodeUnknownSync(RunRecord)
 
-/** A new run id: sortable by time. */
-export const newRunId = (now = new Date()): string => `${now.toISOString().replace(/[:.]/g, "-")}-${process.pid}`
+export { newRunId } from "./internal/project.js"
 
 /** Saves a run record. */
 export const saveRecord = (store: Store, record: RunRecord): Effect.Effect<void> =>

@@ -9,9 +9,10 @@ import { gcStore, verifyStore } from "../maintenance.ts"
 import { lastComponents, loadRecords, type RunRecord, type StageRecord } from "../record.ts"
 import { defaultReporter, silentReporter } from "../reporter.ts"
 import { runGraph } from "../runner.ts"
+import { dropSnapshot, writeSnapshot } from "../snapshot.ts"
 import { Store } from "../store.ts"
 import { type Args, flag, listFlag, overridesOf, parseSize } from "./args.ts"
-import { formatBytes, formatSeconds, table } from "./format.ts"
+import { doneLine, formatBytes, formatSeconds, stateLabel, summaryTable, table } from "./format.js"
 import { loadGraph } from "./load.ts"
 
 /** Exit codes: 0 success, 1 a stage failed, 2 bad pipeline or arguments. */
@@ -32,19 +33,6 @@ const checkStageNames = (graph: Graph, args: Args) =>
         ? Effect.void
         : Effect.fail(new UsageError({ reason: `--${name} ${stage}: no stage named "${stage}" in ${relative(process.cwd(), graph.file)} (stages: ${graph.order.join(", ")})` }))))
 
-const stateLabel = (s: StageRecord) => (s.partitions && s.status !== "skipped" ? `${s.status} (${s.partitions.ran} ran, ${s.partitions.cached} cached)` : s.status)
-
-/** The table printed after a run: stage, cached/ran, time, output size, reason. */
-export const summaryTable = (record: RunRecord): string =>
-  table(
-    ["stage", "state", "time", "output", "rows", "reason"],
-    record.stages.map((s) => [
-      s.name, stateLabel(s), s.status === "ran" ? formatSeconds(s.seconds) : "-", formatBytes(s.bytes),
-      s.rows === undefined ? "-" : String(s.rows), s.status === "cached" ? "" : (s.error ?? s.reason),
-    ]),
-    80,
-  )
-
 const runOrPlan = (args: Args, dryRun: boolean) =>
   Effect.gen(function* () {
     const file = yield* pipelineArg(args)
@@ -58,14 +46,16 @@ const runOrPlan = (args: Args, dryRun: boolean) =>
       dryRun, command: ["jukeflow", ...process.argv.slice(2)].join(" "), cores: project.cores, devices: project.devices, reporter,
     })
     reporter.close()
+    if (!dryRun) {
+      const complete = record.status === "success" && ["only", "from", "until", "force", "set"].every((f) => !args.flags.has(f))
+      yield* complete ? writeSnapshot(graph, store, record, project.configFile) : dropSnapshot(store, graph.file)
+    }
     if (json(args)) {
       yield* print(JSON.stringify(dryRun ? { pipeline: record.pipeline, file: record.file, stages: record.stages.map(planLine) } : record))
     } else if (dryRun) {
       yield* print(table(["stage", "plan", "reason"], record.stages.map((s) => { const p = planLine(s); return [p.stage, p.action, p.reason] }), 100))
     } else {
-      yield* print(summaryTable(record))
-      const ran = record.stages.filter((s) => s.status === "ran").length
-      yield* print(`\n${record.status === "success" ? "done" : "FAILED"}: ${ran} ran, ${record.stages.filter((s) => s.status === "cached").length} cached, in ${formatSeconds((Date.now() - started) / 1000)} — store ${relative(process.cwd(), store.root) || "."}`)
+      yield* print(`${summaryTable(record)}\n\n${doneLine(record, (Date.now() - started) / 1000, relative(process.cwd(), store.root))}`)
     }
     return (record.status === "success" ? 0 : 1) as ExitCode
   })

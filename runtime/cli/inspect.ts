@@ -13,7 +13,7 @@ import type { ArtifactManifest, Store } from "../store.ts"
 import { objectHashes } from "../maintenance.ts"
 import { type Args, flag } from "./args.ts"
 import { type ExitCode, currentStore } from "./commands.ts"
-import { formatBytes, table } from "./format.ts"
+import { formatBytes, table } from "./format.js"
 
 const print = (text: string) => Effect.sync(() => process.stdout.write(`${text}\n`))
 

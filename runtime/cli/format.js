@@ -1,0 +1,93 @@
+// @ts-check
+/**
+ * Text tables and sizes for the command line, and the summary table printed after a run.
+ * Plain JavaScript (type-checked through JSDoc) so that the cached-run fast path can use it
+ * without loading TypeScript.
+ */
+
+/**
+ * `1.2 MB`-style size.
+ * @param {number | undefined} bytes
+ * @returns {string}
+ */
+export const formatBytes = (bytes) => {
+  if (bytes === undefined) return "-"
+  const units = ["B", "KB", "MB", "GB", "TB"]
+  let value = bytes
+  let unit = 0
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024
+    unit++
+  }
+  return `${unit === 0 ? value : value.toFixed(1)} ${units[unit]}`
+}
+
+/**
+ * `0.12s` / `3.4s` / `2m05s`.
+ * @param {number} s
+ * @returns {string}
+ */
+export const formatSeconds = (s) => {
+  if (s < 10) return `${s.toFixed(2)}s`
+  if (s < 120) return `${s.toFixed(1)}s`
+  return `${Math.floor(s / 60)}m${String(Math.round(s % 60)).padStart(2, "0")}s`
+}
+
+/**
+ * A left-aligned text table with a header row and a rule under it.
+ * @param {ReadonlyArray<string>} header
+ * @param {ReadonlyArray<ReadonlyArray<string>>} rows
+ * @param {number} [maxWidth] cells longer than this are cut with an ellipsis
+ * @returns {string}
+ */
+export const table = (header, rows, maxWidth = 60) => {
+  const cells = [header, ...rows].map((row) => row.map((c) => (c.length > maxWidth ? `${c.slice(0, maxWidth - 1)}…` : c)))
+  const widths = header.map((_, i) => Math.max(...cells.map((row) => (row[i] ?? "").length)))
+  /** @param {ReadonlyArray<string>} row */
+  const render = (row) => row.map((c, i) => c.padEnd(widths[i] ?? 0)).join("  ").trimEnd()
+  return [render(cells[0] ?? []), widths.map((w) => "─".repeat(w)).join("  "), ...cells.slice(1).map(render)].join("\n")
+}
+
+/**
+ * @typedef {object} SummaryStage
+ * @property {string} name
+ * @property {string} status
+ * @property {string} reason
+ * @property {number} seconds
+ * @property {number} [bytes]
+ * @property {number} [rows]
+ * @property {string} [error]
+ * @property {{ ran: number, cached: number }} [partitions]
+ */
+
+/**
+ * A stage's state, with partition counts.
+ * @param {SummaryStage} s
+ */
+export const stateLabel = (s) => (s.partitions && s.status !== "skipped" ? `${s.status} (${s.partitions.ran} ran, ${s.partitions.cached} cached)` : s.status)
+
+/**
+ * The table printed after a run: stage, state, time, output size, rows, reason.
+ * @param {{ stages: ReadonlyArray<SummaryStage> }} record
+ * @returns {string}
+ */
+export const summaryTable = (record) =>
+  table(
+    ["stage", "state", "time", "output", "rows", "reason"],
+    record.stages.map((s) => [
+      s.name, stateLabel(s), s.status === "ran" ? formatSeconds(s.seconds) : "-", formatBytes(s.bytes),
+      s.rows === undefined ? "-" : String(s.rows), s.status === "cached" ? "" : (s.error ?? s.reason),
+    ]),
+    80,
+  )
+
+/**
+ * The line after the summary table.
+ * @param {{ status: string, stages: ReadonlyArray<SummaryStage> }} record
+ * @param {number} seconds wall time of the run
+ * @param {string} store where the store is, for the user
+ */
+export const doneLine = (record, seconds, store) => {
+  const count = (/** @type {string} */ status) => record.stages.filter((s) => s.status === status).length
+  return `${record.status === "success" ? "done" : "FAILED"}: ${count("ran")} ran, ${count("cached")} cached, in ${formatSeconds(seconds)} — store ${store || "."}`
+}
