@@ -3,6 +3,7 @@
  * for tables, canonical JSON for values, `config.json` for checkpoints; files stay as written.
  */
 import { Effect, Schema } from "effect"
+import { match } from "ts-pattern"
 import { promises as fs } from "node:fs"
 import { join } from "node:path"
 import type { ArtifactKind, RowSource } from "./artifact.ts"
@@ -22,25 +23,23 @@ const encodeInto = (path: string, schema: Schema.Schema<any, any>, value: unknow
   )
 
 /** Writes `value` for an output of `kind` into `dir`, returning the manifest content. */
-export const writeOutput = (kind: ArtifactKind, value: unknown, dir: string, stage: string): Effect.Effect<OutputContent, StageFailed> => {
-  switch (kind._tag) {
-    case "Table":
-      return writeTable(kind, value as RowSource<unknown>, dir).pipe(
+export const writeOutput = (kind: ArtifactKind, value: unknown, dir: string, stage: string): Effect.Effect<OutputContent, StageFailed> =>
+  match(kind as ArtifactKind)
+    .with({ _tag: "Table" }, (table) =>
+      writeTable(table, value as RowSource<unknown>, dir).pipe(
         Effect.mapError((e) => new StageFailed({ stage, reason: e.message })),
-        Effect.map(({ shards, rows }) => ({
-          kind: "Table" as const,
+        Effect.map(({ shards, rows }): OutputContent => ({
+          kind: "Table",
           table: {
-            columns: tableColumns(kind.row).map((c) => ({ name: c.name, type: formatArrowType(c.type) })),
+            columns: tableColumns(table.row).map((c) => ({ name: c.name, type: formatArrowType(c.type) })),
             rows,
             shards,
           },
         })),
-      )
-    case "Json":
-      return encodeInto(join(dir, "value.json"), kind.schema, value, stage, "value").pipe(Effect.as({ kind: "Json" as const }))
-    case "Checkpoint":
-      return encodeInto(join(dir, "config.json"), kind.config, value, stage, "checkpoint config").pipe(Effect.as({ kind: "Checkpoint" as const }))
-    case "Files":
-      return Effect.succeed({ kind: "Files" as const })
-  }
-}
+      ))
+    .with({ _tag: "Json" }, (json) =>
+      encodeInto(join(dir, "value.json"), json.schema, value, stage, "value").pipe(Effect.as<OutputContent>({ kind: "Json" })))
+    .with({ _tag: "Checkpoint" }, (checkpoint) =>
+      encodeInto(join(dir, "config.json"), checkpoint.config, value, stage, "checkpoint config").pipe(Effect.as<OutputContent>({ kind: "Checkpoint" })))
+    .with({ _tag: "Files" }, () => Effect.succeed<OutputContent>({ kind: "Files" }))
+    .exhaustive()
