@@ -162,8 +162,7 @@ export const runGraph = (graph: Graph, store: Store, options: RunOptions): Effec
         const parts = yield* partitionsOf(store, kind, upstream.get(by.input)!.manifest!, by.column)
         const results = yield* Effect.forEach(parts, (part) =>
           Effect.gen(function* () {
-            const reader = yield* partitionReader(store, kind, part, by.column)
-            const values = yield* Effect.cached(inputValues({ [by.input]: reader }))
+            const values = yield* Effect.cached(Effect.flatMap(partitionReader(store, kind, part, by.column), (reader) => inputValues({ [by.input]: reader })))
             const files = yield* Effect.either(declaredFiles(values))
             if (files._tag === "Left") return { value: part.value, key: "", result: undefined, error: files.left }
             const components: KeyComponents = { ...common, inputs: { ...common.inputs, [by.input]: part.rowsHash }, files: files.right, partition: part.value }

@@ -52,7 +52,6 @@ export const KeyEntry = Schema.Struct({
 export type KeyEntry = typeof KeyEntry.Type
 
 const decodeManifest = Schema.decodeUnknownSync(ArtifactManifest)
-const decodeEntry = Schema.decodeUnknownSync(KeyEntry)
 
 const fail = (path: string, what: string) => (error: unknown) =>
   new StoreError({ path, reason: `${what}: ${error instanceof Error ? error.message : String(error)}` })
@@ -140,9 +139,10 @@ export class Store {
         if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined
         throw error
       }
-      const entry = decodeEntry(JSON.parse(text))
+      const entry = JSON.parse(text) as KeyEntry
+      if (typeof entry.artifact !== "string" || entry.key !== key) throw new Error("not a cache entry")
       try {
-        await fs.access(join(this.objectDir(entry.artifact), "artifact.json"))
+        await this.readManifest(entry.artifact)
       } catch {
         return undefined
       }
@@ -150,10 +150,24 @@ export class Store {
     })
   }
 
+  private readonly manifests = new Map<string, Promise<ArtifactManifest>>()
+
+  /** Objects never change once published, so each manifest is read once per store instance. */
+  private readManifest(hash: string): Promise<ArtifactManifest> {
+    let manifest = this.manifests.get(hash)
+    if (!manifest) {
+      const path = join(this.objectDir(hash), "artifact.json")
+      manifest = fs.readFile(path, "utf8").then((text) => decodeManifest(JSON.parse(text)))
+      manifest.catch(() => this.manifests.delete(hash))
+      this.manifests.set(hash, manifest)
+    }
+    return manifest
+  }
+
   /** Reads an object's manifest. */
   manifest(hash: string): Effect.Effect<ArtifactManifest, StoreError> {
     const path = join(this.objectDir(hash), "artifact.json")
-    return tryStore(path, "cannot read artifact manifest", async () => decodeManifest(JSON.parse(await fs.readFile(path, "utf8"))))
+    return tryStore(path, "cannot read artifact manifest", () => this.readManifest(hash))
   }
 
   /** A fresh temp folder for one run of `key`, removed when the scope closes. */

@@ -1,6 +1,6 @@
 // @ts-check
 /**
- * The cached-run fast path: `jukeflow run PIPELINE` when nothing changed since the last complete
+ * The cached-run fast path: `jukeflow run|plan PIPELINE` when nothing changed since the last complete
  * run. It reads that run's snapshot (see `snapshot.ts`), checks that every watched file has the
  * same size, mtime and inode and that every artifact is still in the store, and then prints the
  * summary and records the run — without loading TypeScript, Effect or the pipeline. Any doubt
@@ -10,7 +10,7 @@ import { promises as fs } from "node:fs"
 import { availableParallelism } from "node:os"
 import { join, relative, resolve } from "node:path"
 import { findRoot, newRunId, snapshotFile, storeDirOf, visibleGpus } from "../internal/project.js"
-import { doneLine, summaryTable } from "./format.js"
+import { doneLine, summaryTable, table } from "./format.js"
 
 /**
  * @typedef {{ path: string, size: number, mtimeMs: number, ino: number, missing?: boolean }} Watched
@@ -32,7 +32,7 @@ const unchanged = async (w) => {
 }
 
 /**
- * Answers `run PIPELINE [--json]` from the snapshot when everything is cached.
+ * Answers `run PIPELINE [--json]` and `plan PIPELINE [--json]` from the snapshot when everything is cached.
  * @param {ReadonlyArray<string>} argv the arguments after `jukeflow`
  * @returns {Promise<number | undefined>} the exit code, or undefined to hand over to the full runner
  */
@@ -40,7 +40,7 @@ export const tryCachedRun = async (argv) => {
   const started = Date.now()
   const [command, file, ...rest] = argv
   const asJson = rest.length === 1 && rest[0] === "--json"
-  if (command !== "run" || !file || file.startsWith("--") || (rest.length > 0 && !asJson)) return undefined
+  if ((command !== "run" && command !== "plan") || !file || file.startsWith("--") || (rest.length > 0 && !asJson)) return undefined
   const pipeline = resolve(file)
   const root = findRoot(resolve(pipeline, ".."))
   const configPath = join(root, "jukeflow.config.json")
@@ -66,6 +66,13 @@ export const tryCachedRun = async (argv) => {
     ...snapshot.objects.map((hash) => exists(join(storeDir, "objects", hash.slice(0, 2), hash, "artifact.json"))),
   ])
   if (!checks.every(Boolean)) return undefined
+  if (command === "plan") {
+    const stages = snapshot.record.stages.map((s) => ({ stage: s.name, action: "cached", reason: "" }))
+    process.stdout.write(asJson
+      ? `${JSON.stringify({ pipeline: snapshot.record.pipeline, file: snapshot.record.file, stages })}\n`
+      : `${table(["stage", "plan", "reason"], stages.map((s) => [s.stage, s.action, s.reason]), 100)}\n`)
+    return 0
+  }
   const now = new Date()
   const record = {
     ...snapshot.record,

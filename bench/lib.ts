@@ -1,0 +1,78 @@
+/**
+ * What the benchmarks share: generated projects on disk (as the runtime tests make them), timing
+ * whole processes, medians, and the one JSON line each bench ends with.
+ */
+import { spawnSync } from "node:child_process"
+import { existsSync, mkdirSync, symlinkSync, writeFileSync } from "node:fs"
+import { dirname, join, resolve } from "node:path"
+import { fileURLToPath } from "node:url"
+
+export { formatSeconds, table } from "../runtime/cli/format.js"
+
+/** The repository root. */
+export const REPO = resolve(dirname(fileURLToPath(import.meta.url)), "..")
+/** Import path of the runtime for generated stage and pipeline files. */
+export const RUNTIME = join(REPO, "runtime/index.ts")
+/** The `jukeflow` command. */
+export const BIN = join(REPO, "bin/jukeflow.js")
+
+/** Writes a project into `dir`: package.json, a node_modules link to ours, and `files` (relative path → text). */
+export const writeProject = (dir: string, files: Readonly<Record<string, string>>): void => {
+  mkdirSync(dir, { recursive: true })
+  writeFileSync(join(dir, "package.json"), JSON.stringify({ name: "bench-project", type: "module", private: true }))
+  if (!existsSync(join(dir, "node_modules"))) symlinkSync(join(REPO, "node_modules"), join(dir, "node_modules"), "dir")
+  for (const [path, text] of Object.entries(files)) {
+    mkdirSync(dirname(join(dir, path)), { recursive: true })
+    writeFileSync(join(dir, path), text)
+  }
+}
+
+/** One finished process: its wall time from spawn to exit, exit status and output. */
+export interface Timed {
+  readonly seconds: number
+  readonly status: number | null
+  readonly stdout: string
+  readonly stderr: string
+}
+
+/** Runs `command args` to completion in `cwd` and times it as a whole process. */
+export const timeProcess = (command: string, args: ReadonlyArray<string>, cwd: string, env: NodeJS.ProcessEnv = {}): Timed => {
+  const start = performance.now()
+  const result = spawnSync(command, args, { cwd, env: { ...process.env, ...env }, encoding: "utf8", maxBuffer: 256 * 1024 * 1024 })
+  const seconds = (performance.now() - start) / 1000
+  if (result.error) throw result.error
+  return { seconds, status: result.status, stdout: result.stdout, stderr: result.stderr }
+}
+
+/** Runs `jukeflow args` in `cwd` and fails loudly when it exits non-zero. */
+export const jukeflow = (args: ReadonlyArray<string>, cwd: string, env: NodeJS.ProcessEnv = {}): Timed => {
+  const run = timeProcess(process.execPath, [BIN, ...args], cwd, env)
+  if (run.status !== 0) throw new Error(`jukeflow ${args.join(" ")} exited ${run.status}:\n${run.stdout}\n${run.stderr}`)
+  return run
+}
+
+/** The results of `repeats` calls of `once` after `warmups` discarded ones. */
+export const repeat = <A>(repeats: number, warmups: number, once: () => A): A[] => {
+  for (let i = 0; i < warmups; i++) once()
+  return Array.from({ length: repeats }, () => once())
+}
+
+/** The median (upper median for an even count). */
+export const median = (xs: ReadonlyArray<number>): number => [...xs].sort((a, b) => a - b)[xs.length >> 1]!
+
+/** Seconds with millisecond precision, for JSON figures. */
+export const round3 = (s: number): number => Math.round(s * 1000) / 1000
+
+/** Table cells for a series of timed runs: median, min, max, in seconds. */
+export const spread = (runs: ReadonlyArray<Timed>): string[] => {
+  const s = runs.map((r) => r.seconds)
+  return [median(s).toFixed(3), Math.min(...s).toFixed(3), Math.max(...s).toFixed(3), String(s.length)]
+}
+
+/** Header cells that go with `spread`. */
+export const SPREAD = ["median s", "min s", "max s", "runs"] as const
+
+/** Prints a bench's figures as its last line: one JSON object. */
+export const emit = (figures: Readonly<Record<string, unknown>>): void => {
+  console.log(JSON.stringify(figures))
+}
