@@ -4,6 +4,7 @@
  * type, validation, and the exact Arrow/Parquet layout (`int16` stays 16 bits on disk).
  */
 import { Schema } from "effect"
+import type { ColumnInfo } from "./artifact.ts"
 
 /** The Arrow types a column can have. */
 export type ArrowType =
@@ -117,4 +118,18 @@ export const arrowTypeOf = (ast: Schema.Schema.Any["ast"], where: string): Arrow
       break
   }
   throw new TypeError(`${where}: no Arrow column type for ${String(ast)}; use one of Col.* (int8, int16, float32, string, int16List, ...)`)
+}
+
+/** The columns of a table's row schema (a `Schema.Struct` of `Col.*`), in declaration order. */
+export const tableColumns = (row: Schema.Schema<any, any>): ReadonlyArray<ColumnInfo> => {
+  const ast = row.ast
+  if (ast._tag !== "TypeLiteral" || ast.indexSignatures.length > 0) {
+    throw new TypeError("table row: expected a Schema.Struct of Col.* columns")
+  }
+  return ast.propertySignatures.map((property) => {
+    const where = `column ${String(property.name)}`
+    if (typeof property.name !== "string") throw new TypeError(`${where}: column names must be strings`)
+    if (property.isOptional) throw new TypeError(`${where}: optional columns are not supported; use Col.nullable(...)`)
+    return { name: property.name, type: arrowTypeOf(property.type, where) }
+  })
 }

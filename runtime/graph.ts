@@ -6,7 +6,7 @@
 import { Effect, Either, ParseResult, Schema } from "effect"
 import { relative } from "node:path"
 import type { ArtifactKind } from "./artifact.ts"
-import { tableColumns } from "./parquet.ts"
+import { tableColumns } from "./columns.ts"
 import { formatArrowType } from "./columns.ts"
 import { PipelineError } from "./errors.ts"
 import type { CallSite } from "./internal/callsite.ts"

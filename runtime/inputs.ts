@@ -9,7 +9,7 @@ import { join } from "node:path"
 import type { ArtifactKind, CheckpointValue, FileSet, TableKind, TableReader } from "./artifact.ts"
 import { ArtifactReadError } from "./artifact.ts"
 import type { StoreError } from "./errors.ts"
-import { openTable } from "./parquet.ts"
+import { openTable } from "./tables.ts"
 import { type ArtifactManifest, type Store, writeFileAtomic } from "./store.ts"
 
 /** The member artifacts of a manifest: its partitions in order, or itself. */

@@ -10,7 +10,8 @@ import type { ArtifactKind, RowSource } from "./artifact.ts"
 import { formatArrowType } from "./columns.ts"
 import { StageFailed } from "./errors.ts"
 import { canonicalJson } from "./hash.ts"
-import { tableColumns, writeTable } from "./parquet.ts"
+import { tableColumns } from "./columns.ts"
+import { writeTable } from "./tables.ts"
 import type { ArtifactManifest } from "./store.ts"
 
 /** The manifest fields that describe the content, before hashing. */

@@ -1,0 +1,29 @@
+/**
+ * Table artifacts, loaded on first use: `parquet.ts` pulls in apache-arrow and a pool of
+ * parquet-wasm workers, which `plan`, `status` and fully cached runs never need.
+ */
+import { Chunk, Effect, Stream } from "effect"
+import type { ArtifactReadError, RowSource, ShardInfo, TableKind, TableReader } from "./artifact.ts"
+import type { ArtifactWriteError } from "./parquet.ts"
+
+const parquet = Effect.promise(() => import("./parquet.ts"))
+
+/** Writes rows as Parquet shards into `dir`; see `parquet.ts`. */
+export const writeTable = <Row>(
+  kind: TableKind<Row>,
+  rows: RowSource<Row>,
+  dir: string,
+): Effect.Effect<{ readonly shards: ReadonlyArray<ShardInfo>; readonly rows: number }, ArtifactWriteError> =>
+  Effect.flatMap(parquet, (p) => p.writeTable(kind, rows, dir))
+
+/** Opens a table's shards for reading; nothing is loaded or read until a stream runs. */
+export const openTable = <Row>(kind: TableKind<Row>, shards: ReadonlyArray<ShardInfo & { readonly absolutePath: string }>): TableReader<Row> => {
+  const stream: TableReader<Row>["stream"] = (options) =>
+    Stream.unwrap(Effect.map(parquet, (p) => p.openTable(kind, shards).stream(options)))
+  return {
+    rows: shards.reduce((sum, shard) => sum + shard.rows, 0),
+    shards,
+    stream,
+    all: (): Effect.Effect<ReadonlyArray<Row>, ArtifactReadError> => Stream.runCollect(stream()).pipe(Effect.map(Chunk.toReadonlyArray)),
+  }
+}
