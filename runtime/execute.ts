@@ -15,7 +15,7 @@ import { writeOutput } from "./outputs.ts"
 import type { StageRecord } from "./record.ts"
 import type { Reporter } from "./reporter.ts"
 import type { Device, StageContext } from "./stage.ts"
-import type { ArtifactManifest, Store } from "./store.ts"
+import type { ArtifactManifest, KeyEntry, Store } from "./store.ts"
 
 /** Everything `executeUnit` needs. */
 export interface Unit {
@@ -35,6 +35,8 @@ export interface Unit {
   readonly resources: Effect.Effect<string, never, Scope.Scope>
   readonly command: string
   readonly reporter: Reporter
+  /** Fail the unit when it rejects any input item. */
+  readonly strict: boolean
 }
 
 /** The record line and artifact of one unit. */
@@ -57,18 +59,29 @@ const line = (unit: Unit, status: StageRecord["status"], reason: string, extra: 
 
 const label = (unit: Unit) => (unit.partition === undefined ? unit.node.name : `${unit.node.name}[${unit.partition}]`)
 
-const cached = (unit: Unit, artifact: string) =>
-  Effect.map(unit.store.manifest(artifact), (manifest): UnitResult => ({
-    record: line(unit, "cached", "cached", { artifact, bytes: manifest.bytes, rows: manifest.table?.rows }),
-    manifest,
-  }))
+const cached = (unit: Unit, entry: KeyEntry) =>
+  Effect.map(unit.store.manifest(entry.artifact), (manifest): UnitResult => {
+    const rejected = entry.rejected ?? []
+    if (unit.strict && rejected.length > 0) return strictFailure(unit, rejected, 0, [], "cpu")
+    return {
+      record: line(unit, "cached", "cached", { artifact: entry.artifact, bytes: manifest.bytes, rows: manifest.table?.rows, ...(rejected.length ? { rejected } : {}) }),
+      manifest,
+    }
+  })
+
+type Rejection = { readonly item: string; readonly reason: string }
+
+const strictFailure = (unit: Unit, rejected: ReadonlyArray<Rejection>, seconds: number, backend: ReadonlyArray<string>, device: string): UnitResult => {
+  const error = `${rejected.length} input item${rejected.length === 1 ? "" : "s"} rejected under --strict; first: ${rejected[0]!.item}: ${rejected[0]!.reason}`
+  return { record: line(unit, "failed", unit.reason, { seconds, error, rejected, backend: [...backend], device }), manifest: undefined }
+}
 
 /** Resolves one unit to its artifact: cached, computed, or (when planning) "will run". */
 export const executeUnit = (unit: Unit): Effect.Effect<UnitResult, StoreError> =>
   Effect.gen(function* () {
     if (!unit.forced) {
       const hit = yield* unit.store.lookup(unit.key)
-      if (hit) return yield* cached(unit, hit.artifact)
+      if (hit) return yield* cached(unit, hit)
     }
     if (unit.mode === "plan") return { record: line(unit, "will-run", unit.reason), manifest: undefined }
     if (unit.mode === "lookup") {
@@ -85,7 +98,7 @@ const compute = (unit: Unit): Effect.Effect<UnitResult, StoreError, Scope.Scope>
       Effect.sync(() => reporter.event({ _tag: "Note", message: `${name}: waiting for pid ${holder?.pid ?? "?"} (${holder?.command ?? "another runner"}), which is computing it` })))
     if (!unit.forced) {
       const hit = yield* store.lookup(unit.key)
-      if (hit) return yield* cached(unit, hit.artifact)
+      if (hit) return yield* cached(unit, hit)
     }
     const deviceId = yield* unit.resources
     const tmp = yield* store.tempDir(unit.key)
@@ -93,6 +106,7 @@ const compute = (unit: Unit): Effect.Effect<UnitResult, StoreError, Scope.Scope>
     const scratchDir = store.scratchDir(unit.key)
     yield* Effect.promise(() => Promise.all([fs.mkdir(outDir, { recursive: true }), fs.mkdir(scratchDir, { recursive: true })]))
     const backends: string[] = []
+    const rejected: Rejection[] = []
     const device: Device = deviceId === "cpu" ? { kind: "cpu" } : { kind: "gpu", id: deviceId }
     const ctx: StageContext = {
       stage: node.name,
@@ -106,6 +120,11 @@ const compute = (unit: Unit): Effect.Effect<UnitResult, StoreError, Scope.Scope>
       log: (message) => Effect.sync(() => reporter.event({ _tag: "Log", stage: name, message })),
       progress: (done, total, unitName = "steps") => Effect.sync(() => reporter.event({ _tag: "Progress", stage: name, done, total, unit: unitName })),
       reportBackend: (backend) => Effect.sync(() => void (backends.includes(backend) || backends.push(backend))),
+      reject: (item, reason) =>
+        Effect.sync(() => {
+          rejected.push({ item, reason })
+          reporter.event({ _tag: "Log", stage: name, message: `rejected ${item}: ${reason}` })
+        }),
     }
     const started = Date.now()
     reporter.event({ _tag: "Start", stage: name, reason: unit.reason, device: deviceId })
@@ -127,6 +146,10 @@ const compute = (unit: Unit): Effect.Effect<UnitResult, StoreError, Scope.Scope>
       reporter.event({ _tag: "Note", message: `✗ ${content.message}` })
       return { record: line(unit, "failed", unit.reason, { seconds: seconds(), error: content.message, device: deviceId, backend: backends }), manifest: undefined }
     }
+    if (unit.strict && rejected.length > 0) {
+      reporter.event({ _tag: "Finish", stage: name, status: "failed", seconds: seconds() })
+      return strictFailure(unit, rejected, seconds(), backends, deviceId)
+    }
     const manifest = yield* Effect.uninterruptible(Effect.gen(function* () {
       const published = yield* store.publish(outDir, content)
       yield* store.commit({
@@ -135,6 +158,7 @@ const compute = (unit: Unit): Effect.Effect<UnitResult, StoreError, Scope.Scope>
         partition: unit.partition,
         artifact: published.hash,
         components: unit.components,
+        ...(rejected.length > 0 ? { rejected } : {}),
         seconds: seconds(),
         createdAt: new Date().toISOString(),
       })
@@ -145,6 +169,7 @@ const compute = (unit: Unit): Effect.Effect<UnitResult, StoreError, Scope.Scope>
     return {
       record: line(unit, "ran", unit.reason, {
         seconds: seconds(), artifact: manifest.hash, bytes: manifest.bytes, rows: manifest.table?.rows, device: deviceId, backend: backends,
+        ...(rejected.length > 0 ? { rejected } : {}),
       }),
       manifest,
     }

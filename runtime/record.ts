@@ -34,6 +34,8 @@ export const StageRecord = Schema.Struct({
     keys: Schema.Record({ key: Schema.String, value: Schema.String }),
   })),
   error: Schema.optional(Schema.String),
+  /** Input items the stage set aside (quarantined), with why. */
+  rejected: Schema.optional(Schema.Array(Schema.Struct({ item: Schema.String, reason: Schema.String }))),
 })
 export type StageRecord = typeof StageRecord.Type
 

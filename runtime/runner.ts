@@ -28,6 +28,8 @@ export interface RunOptions {
   readonly until?: ReadonlyArray<string>
   /** Run these stages even when cached (`*` for all). */
   readonly force?: ReadonlyArray<string>
+  /** Fail a stage that rejects any input item (`ctx.reject`). */
+  readonly strict?: boolean
   /** Plan only: compute keys and reasons, run nothing, write no record. */
   readonly dryRun?: boolean
   /** The command line, recorded in locks and the run record. */
@@ -146,6 +148,7 @@ export const runGraph = (graph: Graph, store: Store, options: RunOptions): Effec
           return executeUnit({
             store, graph, node, components, key: cacheKey(components), partition, reason, forced: isForced,
             mode: options.dryRun ? "plan" : mode, inputs: values, resources: resources(node), command: options.command, reporter: options.reporter,
+            strict: options.strict ?? false,
           })
         }
         const started = Date.now()
@@ -179,6 +182,7 @@ export const runGraph = (graph: Graph, store: Store, options: RunOptions): Effec
           components: common,
           partitions,
           backend: [...new Set(results.flatMap((r) => r.result?.record.backend ?? []))],
+          ...rejectedOf(results.flatMap((r) => r.result?.record.rejected ?? [])),
           device: results.find((r) => r.result?.record.device)?.result?.record.device ?? node.stage.device,
         }
         if (failed.length > 0) {
@@ -237,6 +241,9 @@ export const runGraph = (graph: Graph, store: Store, options: RunOptions): Effec
     if (!options.dryRun) yield* saveRecord(store, record)
     return record
   })
+
+const rejectedOf = (rejected: ReadonlyArray<{ readonly item: string; readonly reason: string }>) =>
+  rejected.length > 0 ? { rejected } : {}
 
 const makeRecord = (
   graph: Graph, file: string, options: RunOptions, started: Date, stages: ReadonlyArray<StageRecord>, status: RunRecord["status"],

@@ -40,6 +40,12 @@ export interface StageContext {
   readonly progress: (done: number, total: number, unit?: string) => Effect.Effect<void>
   /** Records which compute backend (and kernels) the stage used, for the run record. */
   readonly reportBackend: (backend: string) => Effect.Effect<void>
+  /**
+   * Sets one bad input item aside (a song that cannot be decoded, say) with one sentence saying
+   * why; the stage goes on with the rest. Rejections are listed in the run summary and kept with
+   * the cached result; under `--strict` any rejection fails the stage.
+   */
+  readonly reject: (item: string, reason: string) => Effect.Effect<void>
 }
 
 /** Input kinds of a stage, by input name. */

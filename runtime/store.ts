@@ -46,6 +46,8 @@ export const KeyEntry = Schema.Struct({
   partition: Schema.optional(Schema.String),
   artifact: Schema.String,
   components: Schema.Unknown,
+  /** Input items the stage set aside, with why. */
+  rejected: Schema.optional(Schema.Array(Schema.Struct({ item: Schema.String, reason: Schema.String }))),
   seconds: Schema.Number,
   createdAt: Schema.String,
 })

@@ -12,7 +12,7 @@ import { runGraph } from "../runner.ts"
 import { dropSnapshot, writeSnapshot } from "../snapshot.ts"
 import { Store } from "../store.ts"
 import { type Args, flag, listFlag, overridesOf, parseSize } from "./args.ts"
-import { doneLine, formatBytes, formatSeconds, stateLabel, summaryTable, table } from "./format.js"
+import { doneLine, formatBytes, formatSeconds, rejectedLines, stateLabel, summaryTable, table } from "./format.js"
 import { loadGraph } from "./load.ts"
 
 /** Exit codes: 0 success, 1 a stage failed, 2 bad pipeline or arguments. */
@@ -43,7 +43,7 @@ const runOrPlan = (args: Args, dryRun: boolean) =>
     const started = Date.now()
     const record = yield* runGraph(graph, store, {
       only: listFlag(args, "only"), from: listFlag(args, "from"), until: listFlag(args, "until"), force: listFlag(args, "force"),
-      dryRun, command: ["jukeflow", ...process.argv.slice(2)].join(" "), cores: project.cores, devices: project.devices, reporter,
+      dryRun, strict: args.flags.has("strict"), command: ["jukeflow", ...process.argv.slice(2)].join(" "), cores: project.cores, devices: project.devices, reporter,
     })
     reporter.close()
     if (!dryRun) {
@@ -55,7 +55,7 @@ const runOrPlan = (args: Args, dryRun: boolean) =>
     } else if (dryRun) {
       yield* print(table(["stage", "plan", "reason"], record.stages.map((s) => { const p = planLine(s); return [p.stage, p.action, p.reason] }), 100))
     } else {
-      yield* print(`${summaryTable(record)}\n\n${doneLine(record, (Date.now() - started) / 1000, relative(process.cwd(), store.root))}`)
+      yield* print(`${summaryTable(record)}\n${rejectedLines(record)}\n${doneLine(record, (Date.now() - started) / 1000, relative(process.cwd(), store.root))}`)
     }
     return (record.status === "success" ? 0 : 1) as ExitCode
   })

@@ -10,7 +10,7 @@ import { promises as fs } from "node:fs"
 import { availableParallelism } from "node:os"
 import { join, relative, resolve } from "node:path"
 import { findRoot, newRunId, snapshotFile, storeDirOf, visibleGpus } from "../internal/project.js"
-import { doneLine, summaryTable, table } from "./format.js"
+import { doneLine, rejectedLines, summaryTable, table } from "./format.js"
 
 /**
  * @typedef {{ path: string, size: number, mtimeMs: number, ino: number, missing?: boolean }} Watched
@@ -91,6 +91,6 @@ export const tryCachedRun = async (argv) => {
   await fs.rename(tmp, join(runs, `${record.id}.json`))
   process.stdout.write(asJson
     ? `${JSON.stringify(record)}\n`
-    : `${summaryTable(record)}\n\n${doneLine(record, (Date.now() - started) / 1000, relative(process.cwd(), storeDir))}\n`)
+    : `${summaryTable(record)}\n${rejectedLines(record)}\n${doneLine(record, (Date.now() - started) / 1000, relative(process.cwd(), storeDir))}\n`)
   return 0
 }

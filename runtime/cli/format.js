@@ -58,6 +58,7 @@ export const table = (header, rows, maxWidth = 60) => {
  * @property {number} [rows]
  * @property {string} [error]
  * @property {{ ran: number, cached: number }} [partitions]
+ * @property {ReadonlyArray<{ item: string, reason: string }>} [rejected]
  */
 
 /**
@@ -80,6 +81,16 @@ export const summaryTable = (record) =>
     ]),
     80,
   )
+
+/**
+ * The input items stages set aside, one line each, or "" when there are none.
+ * @param {{ stages: ReadonlyArray<SummaryStage> }} record
+ * @returns {string}
+ */
+export const rejectedLines = (record) => {
+  const lines = record.stages.flatMap((s) => (s.rejected ?? []).map((r) => `  ${s.name}: ${r.item}: ${r.reason}`))
+  return lines.length === 0 ? "" : `\nset aside (quarantined) — fix them, or run with --strict to fail on them:\n${lines.join("\n")}\n`
+}
 
 /**
  * The line after the summary table.
