@@ -19,6 +19,8 @@ export const Config = Schema.Struct({
   cores: Schema.optional(Schema.Int.pipe(Schema.positive())),
   /** Runs whose artifacts `gc` keeps; default 5. */
   keepRuns: Schema.optional(Schema.Int.pipe(Schema.positive())),
+  /** Project commands: name → module (relative to the root) exporting `command: ProjectCommand`. */
+  commands: Schema.optional(Schema.Record({ key: Schema.String, value: Schema.String })),
 })
 export type Config = typeof Config.Type
 

@@ -8,6 +8,7 @@ import { describe } from "../errors.ts"
 import { parseArgs } from "./args.ts"
 import { type ExitCode, explainCommand, gcCommand, lsCommand, planCommand, runCommand, statusCommand, verifyCommand } from "./commands.ts"
 import { inspectCommand } from "./inspect.ts"
+import { projectCommandHelp, runProjectCommand } from "./project-commands.ts"
 
 const HELP = `jukeflow — typed, cached pipelines
 
@@ -42,23 +43,27 @@ const exitCodeOf = (error: unknown): number => {
 
 /** Runs the command line and resolves to the process exit code. */
 export const main = async (argv: ReadonlyArray<string>): Promise<number> => {
-  let args
-  try {
-    args = parseArgs(argv)
-  } catch (error) {
-    process.stderr.write(`jukeflow: ${describe(error)}\n`)
-    return 2
-  }
-  if (args.command === "help" || args.flags.has("help")) {
-    process.stdout.write(`${HELP}\n`)
+  const name = argv[0] ?? "help"
+  if (name === "help" || name === "--help" || (name in commands && argv.includes("--help"))) {
+    const extra = await Effect.runPromise(projectCommandHelp)
+    process.stdout.write(`${HELP}\n${extra.length > 0 ? `\nthis project's commands:\n${extra.join("\n")}\n` : ""}`)
     return 0
   }
-  const command = commands[args.command]
-  if (!command) {
-    process.stderr.write(`jukeflow: unknown command "${args.command}"; commands: ${Object.keys(commands).join(", ")}\n`)
-    return 2
+  const builtin = commands[name]
+  let program: Effect.Effect<number, unknown>
+  if (builtin) {
+    try {
+      const args = parseArgs(argv)
+      program = Effect.suspend(() => builtin(args))
+    } catch (error) {
+      process.stderr.write(`jukeflow: ${describe(error)}\n`)
+      return 2
+    }
+  } else {
+    // A project command (jukeflow.config.json "commands") parses its own arguments.
+    program = runProjectCommand(name, argv.slice(1))
   }
-  const fiber = Effect.runFork(Effect.suspend(() => command(args)))
+  const fiber = Effect.runFork(program)
   let signals = 0
   const onSignal = (signal: NodeJS.Signals) => {
     signals += 1
