@@ -66,3 +66,40 @@ describe("runner on a six-stage diamond", () => {
     expect(forced.stages.find((s) => s.name === "evens")!.reason).toBe("forced")
   })
 })
+
+describe("artifact kinds", () => {
+  it("publishes a checkpoint folder and a file set, and hands them downstream", async () => {
+    const { RUNTIME } = await import("./fixture.ts")
+    project = makeProject({
+      "stages/ckpt.ts": `import { Effect, Schema } from "effect"
+import { writeFileSync, readFileSync } from "node:fs"
+import { join } from "node:path"
+import { Checkpoint, Files, Json, Stage } from "${RUNTIME}"
+const Config = Schema.Struct({ width: Schema.Int, step: Schema.Int })
+export const train = Stage.define({
+  name: "train", version: 1, output: Checkpoint(Config),
+  run: (_i, _p, ctx) => Effect.sync(() => { writeFileSync(join(ctx.outDir, "weights.bin"), new Uint8Array([1, 2, 3])); return { width: 8, step: 100 } }),
+})
+export const render = Stage.define({
+  name: "render", version: 1, inputs: { model: Checkpoint(Config) }, output: Files("wav"),
+  run: ({ model }, _p, ctx) => Effect.sync(() => writeFileSync(join(ctx.outDir, "out.txt"), model.config.width + ":" + readFileSync(join(model.dir, "weights.bin")).length)),
+})
+export const list = Stage.define({
+  name: "list", version: 1, inputs: { files: Files("wav") }, output: Json(Schema.Array(Schema.String)),
+  run: ({ files }) => Effect.sync(() => files.files.map((f) => readFileSync(f, "utf8"))),
+})
+`,
+      "pipelines/p.ts": `import { Pipeline, use } from "${RUNTIME}"
+import { train, render, list } from "../stages/ckpt.ts"
+export default Pipeline.define("p", { train: use(train), render: use(render, { inputs: { model: "train" } }), list: use(list, { inputs: { files: "render" } }) })
+`,
+    })
+    const record = await project.run("pipelines/p.ts")
+    expect(record.status).toBe("success")
+    const { readFileSync } = await import("node:fs")
+    const list = record.stages.find((s) => s.name === "list")!
+    expect(JSON.parse(readFileSync(`${project.store.objectDir(list.artifact!)}/value.json`, "utf8"))).toEqual(["8:3"])
+    const train = record.stages.find((s) => s.name === "train")!
+    expect(JSON.parse(readFileSync(`${project.store.objectDir(train.artifact!)}/config.json`, "utf8"))).toEqual({ step: 100, width: 8 })
+  })
+})
