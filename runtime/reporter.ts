@@ -86,6 +86,11 @@ export const ttyReporter = (out: NodeJS.WriteStream = process.stderr): Reporter 
     out.write(`${text}\n`)
     draw()
   }
+  // Keeps elapsed times ticking while stages run without reporting progress.
+  const ticker = setInterval(() => {
+    if (active.size > 0) (clear(), draw())
+  }, 500)
+  ticker.unref()
   return {
     event: (e) => {
       switch (e._tag) {
@@ -111,7 +116,10 @@ export const ttyReporter = (out: NodeJS.WriteStream = process.stderr): Reporter 
           break
       }
     },
-    close: clear,
+    close: () => {
+      clearInterval(ticker)
+      clear()
+    },
   }
 }
 
