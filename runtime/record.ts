@@ -54,7 +54,11 @@ export const RunRecord = Schema.Struct({
 })
 export type RunRecord = typeof RunRecord.Type
 
-const decodeRecord = Schema.decodeUnknownSync(RunRecord)
+/** A stored record, checked for the fields every reader relies on (a full decode is too slow for plans). */
+const parseRecord = (text: string): RunRecord | undefined => {
+  const record = JSON.parse(text) as RunRecord
+  return typeof record.id === "string" && typeof record.file === "string" && Array.isArray(record.stages) ? record : undefined
+}
 
 export { newRunId } from "./internal/project.js"
 
@@ -62,36 +66,56 @@ export { newRunId } from "./internal/project.js"
 export const saveRecord = (store: Store, record: RunRecord): Effect.Effect<void> =>
   Effect.promise(() => writeFileAtomic(join(store.path("runs"), `${record.id}.json`), JSON.stringify(record, null, 1)))
 
+/** Run records newest first, read one at a time; `file` keeps only runs of that pipeline file. */
+const newestFirst = async function* (store: Store, file?: string): AsyncGenerator<RunRecord> {
+  let names: string[]
+  try {
+    names = (await fs.readdir(store.path("runs"))).filter((n) => n.endsWith(".json")).sort().reverse()
+  } catch {
+    return
+  }
+  for (const name of names) {
+    let record: RunRecord | undefined
+    try {
+      record = parseRecord(await fs.readFile(join(store.path("runs"), name), "utf8"))
+    } catch {
+      // a torn write or a record from another format: skip it
+    }
+    if (record && (!file || record.file === file)) yield record
+  }
+}
+
 /** The latest `limit` run records, newest first; `file` keeps only runs of that pipeline file. */
 export const loadRecords = (store: Store, options: { readonly limit?: number; readonly file?: string } = {}): Effect.Effect<RunRecord[]> =>
   Effect.promise(async () => {
-    let names: string[]
-    try {
-      names = (await fs.readdir(store.path("runs"))).filter((n) => n.endsWith(".json")).sort().reverse()
-    } catch {
-      return []
-    }
     const out: RunRecord[] = []
-    for (const name of names) {
+    for await (const record of newestFirst(store, options.file)) {
       if (out.length >= (options.limit ?? Infinity)) break
-      try {
-        const record = decodeRecord(JSON.parse(await fs.readFile(join(store.path("runs"), name), "utf8")))
-        if (!options.file || record.file === options.file) out.push(record)
-      } catch {
-        // a record from an older format or a torn write: skip it
-      }
+      out.push(record)
     }
     return out
   })
 
-/** The components each stage had when it last succeeded (ran or cached), from newest records first. */
-export const lastComponents = (records: ReadonlyArray<RunRecord>): Map<string, { components: KeyComponents; partitions: Record<string, string> }> => {
-  const out = new Map<string, { components: KeyComponents; partitions: Record<string, string> }>()
-  for (const record of records) {
-    for (const stage of record.stages) {
-      if (out.has(stage.name) || !stage.components || (stage.status !== "ran" && stage.status !== "cached")) continue
-      out.set(stage.name, { components: stage.components as KeyComponents, partitions: { ...stage.partitions?.keys } })
-    }
-  }
-  return out
+/** What a stage had when it last succeeded: its key components and its partitions' keys. */
+export interface LastSuccess {
+  readonly components: KeyComponents
+  readonly partitions: Readonly<Record<string, string>>
 }
+
+/**
+ * The components each of `stages` had when it last succeeded (ran or cached) in a run of `file`,
+ * reading records newest first and stopping as soon as every stage is found (or after 50 runs).
+ */
+export const lastComponents = (store: Store, file: string, stages: ReadonlyArray<string>): Effect.Effect<Map<string, LastSuccess>> =>
+  Effect.promise(async () => {
+    const out = new Map<string, LastSuccess>()
+    let read = 0
+    for await (const record of newestFirst(store, file)) {
+      for (const stage of record.stages) {
+        if (out.has(stage.name) || !stage.components || (stage.status !== "ran" && stage.status !== "cached")) continue
+        out.set(stage.name, { components: stage.components as KeyComponents, partitions: { ...stage.partitions?.keys } })
+      }
+      if (++read >= 50 || stages.every((s) => out.has(s))) break
+    }
+    return out
+  })

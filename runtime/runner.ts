@@ -14,7 +14,7 @@ import { codeFingerprint } from "./fingerprint.ts"
 import { downstreamOf, type Graph, type GraphNode, upstreamOf } from "./graph.ts"
 import { inputValue, partitionReader, partitionsOf } from "./inputs.ts"
 import { cacheKey, type KeyComponents, reasonToRun } from "./keys.ts"
-import { lastComponents, loadRecords, newRunId, type RunRecord, saveRecord, type StageRecord } from "./record.ts"
+import { lastComponents, newRunId, type RunRecord, saveRecord, type StageRecord } from "./record.ts"
 import type { Reporter } from "./reporter.ts"
 import type { ArtifactManifest, Store } from "./store.ts"
 
@@ -72,7 +72,7 @@ export const runGraph = (graph: Graph, store: Store, options: RunOptions): Effec
     const started = new Date()
     const file = relative(graph.root, graph.file)
     const memo = yield* Effect.promise(() => FileMemo.load(store.path("state", "files.json")))
-    const previous = lastComponents(yield* loadRecords(store, { file, limit: 50 }))
+    const previous = yield* lastComponents(store, file, graph.order)
     const { selected, needed } = selectStages(graph, options)
     const forced = new Set(options.force ?? [])
     const cores = yield* Effect.makeSemaphore(options.cores)

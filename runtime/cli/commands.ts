@@ -137,7 +137,7 @@ export const explainCommand = (args: Args) =>
     const { project, graph } = yield* loadGraph(file, overridesOf(args))
     if (!graph.nodes.has(stage)) return yield* new UsageError({ reason: `no stage named "${stage}" in ${file} (stages: ${graph.order.join(", ")})` })
     const store = new Store(project.storeDir)
-    const previous = lastComponents(yield* loadRecords(store, { file: relative(project.root, graph.file), limit: 50 })).get(stage)
+    const previous = (yield* lastComponents(store, relative(project.root, graph.file), [stage])).get(stage)
     const plan = yield* runGraph(graph, store, { dryRun: true, until: [stage], command: "explain", cores: project.cores, devices: project.devices, reporter: silentReporter })
     const now = plan.stages.find((s) => s.name === stage)!
     const current = now.components as KeyComponents | undefined

@@ -134,4 +134,21 @@ describe("jukeflow CLI", () => {
     const gc = await project.cli(["gc", "--keep", "1"])
     expect(gc.stdout).toMatch(/removed 0 artifacts/)
   })
+
+  it("loads one instance of effect, shared by the runtime and the stages", async () => {
+    const { RUNTIME } = await import("./fixture.ts")
+    project = makeProject({
+      "pipelines/p.ts": `import { Effect, Schema } from "effect"
+import { Json, Pipeline, Stage, use } from "${RUNTIME}"
+const probe = Stage.define({
+  name: "probe", version: 1, output: Json(Schema.Boolean),
+  run: () => Effect.succeed((globalThis as { __jukeflowEffect?: { Effect: unknown } }).__jukeflowEffect?.Effect === Effect),
+})
+export default Pipeline.define("p", { probe: use(probe) })
+`,
+    })
+    const run = await project.cli(["run", "pipelines/p.ts", "--json"])
+    const record = JSON.parse(run.stdout) as { stages: Array<{ artifact: string }> }
+    expect(readFileSync(join(project.store.objectDir(record.stages[0]!.artifact), "value.json"), "utf8")).toBe("true")
+  })
 })
