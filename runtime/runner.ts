@@ -126,7 +126,7 @@ export const runGraph = (graph: Graph, store: Store, options: RunOptions): Effec
           node.stage.files === undefined
             ? Effect.succeed({})
             : Effect.gen(function* () {
-              const paths = yield* node.stage.files!({ params: node.params, inputs: (yield* values) as never }).pipe(
+              const paths = yield* node.stage.files!({ params: node.params, inputs: (yield* values) as never, root: graph.root }).pipe(
                 Effect.mapError((e) => new StageFailed({ stage: node.name, reason: `declaring its files: ${describe(e)}` })),
               )
               const out: Record<string, string> = {}

@@ -70,6 +70,8 @@ export interface PartitionBy<I extends InputKinds, K extends TableInputNames<I> 
 export interface FilesArgs<P, I extends InputKinds> {
   readonly params: P
   readonly inputs: InputValues<I>
+  /** The project's root folder: declared paths are relative to it. */
+  readonly root: string
 }
 
 /** The object given to `Stage.define`. */
