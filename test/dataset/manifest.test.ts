@@ -47,7 +47,7 @@ describe("dataset manifests", () => {
         vocals: null, accompaniment: null, alignment: null, source: "data/manifest.jsonl:3",
       },
     ])
-    expect(files.sort()).toEqual(["data/lyrics/s001.txt", "data/manifest.jsonl"])
+    expect([...files].sort()).toEqual(["data/lyrics/s001.txt", "data/manifest.jsonl"])
   })
 
   it("reads a CSV manifest with the same columns", () => {
