@@ -31,6 +31,8 @@ export interface Unit {
   /** `run`: compute when missing; `lookup`: only read the cache; `plan`: say what would happen. */
   readonly mode: "run" | "lookup" | "plan"
   readonly inputs: Effect.Effect<Record<string, unknown>, StoreError | ArtifactReadError>
+  /** An incremental stage's last output, read as an input value. */
+  readonly previous: Effect.Effect<unknown, StoreError | ArtifactReadError>
   /** Takes the unit's cores and device for the scope; gives the device id or "cpu". */
   readonly resources: Effect.Effect<string, never, Scope.Scope>
   readonly command: string
@@ -108,7 +110,9 @@ const compute = (unit: Unit): Effect.Effect<UnitResult, StoreError, Scope.Scope>
     const backends: string[] = []
     const rejected: Rejection[] = []
     const device: Device = deviceId === "cpu" ? { kind: "cpu" } : { kind: "gpu", id: deviceId }
+    const previous = yield* unit.previous.pipe(Effect.orElseSucceed(() => undefined))
     const ctx: StageContext = {
+      previous: previous as StageContext["previous"],
       stage: node.name,
       partition: unit.partition,
       outDir,

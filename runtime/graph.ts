@@ -135,6 +135,9 @@ export const buildGraph = (pipeline: Pipeline, file: string, root: string, overr
           return yield* new PipelineError({ where: site, reason: `stage "${name}", input "${inputName}": expects ${kindLabel(kind)} but "${upstream}" outputs ${kindLabel(source.stage.output)}` })
         }
       }
+      if (stage.partitionBy && stage.incremental) {
+        return yield* new PipelineError({ where: site, reason: `stage "${name}": a stage cannot be both partitioned and incremental` })
+      }
       if (stage.partitionBy) {
         const input = stage.inputs[stage.partitionBy.input] as ArtifactKind | undefined
         if (input?._tag !== "Table" || !tableColumns(input.row).some((c) => c.name === stage.partitionBy!.column)) {

@@ -99,6 +99,8 @@ export const loadRecords = (store: Store, options: { readonly limit?: number; re
 /** What a stage had when it last succeeded: its key components and its partitions' keys. */
 export interface LastSuccess {
   readonly components: KeyComponents
+  /** The artifact it gave. */
+  readonly artifact: string | undefined
   readonly partitions: Readonly<Record<string, string>>
 }
 
@@ -113,7 +115,7 @@ export const lastComponents = (store: Store, file: string, stages: ReadonlyArray
     for await (const record of newestFirst(store, file)) {
       for (const stage of record.stages) {
         if (out.has(stage.name) || !stage.components || (stage.status !== "ran" && stage.status !== "cached")) continue
-        out.set(stage.name, { components: stage.components as KeyComponents, partitions: { ...stage.partitions?.keys } })
+        out.set(stage.name, { components: stage.components as KeyComponents, artifact: stage.artifact, partitions: { ...stage.partitions?.keys } })
       }
       if (++read >= 50 || stages.every((s) => out.has(s))) break
     }

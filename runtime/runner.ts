@@ -107,7 +107,12 @@ export const runGraph = (graph: Graph, store: Store, options: RunOptions): Effec
             : `input "${input}" (${from}) ${status === "failed" ? "failed" : "was not produced"}`
           return { record: baseRecord(node, mode === "run" ? "skipped" : "skipped", reason), manifest: undefined }
         }
-        const inputHashes = Object.fromEntries([...upstream].map(([input, o]) => [input, o.manifest!.hash]))
+        const inputHashes: Record<string, string> = Object.fromEntries([...upstream].map(([input, o]) => [input, o.manifest!.hash]))
+        // An incremental stage extends its own last output when its inputs change. That output is
+        // deliberately not part of the key: with unchanged inputs the stage stays cached.
+        const last = node.stage.incremental ? previous.get(node.name)?.artifact : undefined
+        const lastManifest = last === undefined ? undefined : yield* Effect.orElseSucceed(store.manifest(last), () => undefined)
+        const previousValue = lastManifest ? inputValue(store, node.stage.output as ArtifactKind, lastManifest) : Effect.succeed(undefined)
         const code = yield* Effect.promise(() => codeFingerprint(node.stage.module, graph.root, memo))
         const common: KeyComponents = {
           stage: node.stage.name, version: node.stage.version, code, params: node.paramsEncoded, inputs: inputHashes, files: {},
@@ -147,7 +152,7 @@ export const runGraph = (graph: Graph, store: Store, options: RunOptions): Effec
             : reasonToRun(before?.components, components, node.inputs)
           return executeUnit({
             store, graph, node, components, key: cacheKey(components), partition, reason, forced: isForced,
-            mode: options.dryRun ? "plan" : mode, inputs: values, resources: resources(node), command: options.command, reporter: options.reporter,
+            mode: options.dryRun ? "plan" : mode, inputs: values, previous: previousValue, resources: resources(node), command: options.command, reporter: options.reporter,
             strict: options.strict ?? false,
           })
         }

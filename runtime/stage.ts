@@ -16,8 +16,8 @@ export type Device =
   | { readonly kind: "cpu" }
   | { readonly kind: "gpu"; readonly id: string }
 
-/** What a stage's `run` may call on the runtime. */
-export interface StageContext {
+/** What a stage's `run` may call on the runtime; `O` is the stage's output kind. */
+export interface StageContext<O extends ArtifactKind = ArtifactKind> {
   /** The stage's name in the pipeline. */
   readonly stage: string
   /** The partition value when the stage is partitioned, else undefined. */
@@ -46,6 +46,11 @@ export interface StageContext {
    * the cached result; under `--strict` any rejection fails the stage.
    */
   readonly reject: (item: string, reason: string) => Effect.Effect<void>
+  /**
+   * For an `incremental` stage: its own output from its last successful run, read as an input
+   * (a vocabulary that only grows, say); undefined on its first run and for other stages.
+   */
+  readonly previous: InputValue<O> | undefined
 }
 
 /** Input kinds of a stage, by input name. */
@@ -100,10 +105,16 @@ export interface StageSpec<
   readonly cores?: number
   /** One cached result per partition of a table input. */
   readonly partitionBy?: PartitionBy<I>
+  /**
+   * The stage reads its own last output (`ctx.previous`) and extends it, so that ids stay stable
+   * as data is added. The last output is not part of the key: with unchanged inputs the stage
+   * stays cached; when they change, it runs and extends what it gave last.
+   */
+  readonly incremental?: boolean
   /** External files the result depends on (audio, lyrics), relative to the project root. */
   readonly files?: (args: FilesArgs<Schema.Schema.Type<P>, I>) => Effect.Effect<ReadonlyArray<string>, unknown>
   /** Computes the output. */
-  readonly run: (inputs: InputValues<I>, params: Schema.Schema.Type<P>, ctx: StageContext) => Effect.Effect<OutputValue<O>, E>
+  readonly run: (inputs: InputValues<I>, params: Schema.Schema.Type<P>, ctx: StageContext<O>) => Effect.Effect<OutputValue<O>, E>
 }
 
 /** A defined stage. */
@@ -113,7 +124,8 @@ export interface Stage<
   I extends InputKinds = InputKinds,
   O extends ArtifactKind = ArtifactKind,
   E = unknown,
-> extends Required<Omit<StageSpec<Name, P, I, O, E>, "description" | "partitionBy" | "files">> {
+> extends Required<Omit<StageSpec<Name, P, I, O, E>, "description" | "partitionBy" | "files" | "incremental">> {
+  readonly incremental: boolean
   readonly _tag: "Stage"
   readonly description: string
   readonly partitionBy: PartitionBy<I> | undefined
@@ -152,6 +164,7 @@ const define = <
     device: spec.device ?? "cpu",
     cores: spec.cores ?? 1,
     partitionBy: spec.partitionBy,
+    incremental: spec.incremental ?? false,
     files: spec.files,
     run: spec.run,
     module: callerFile(),
