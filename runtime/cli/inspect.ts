@@ -93,8 +93,16 @@ export const inspectCommand = (args: Args) =>
       const columns = parts[0]!.table!.columns
       const shards = parts.flatMap((m) => (m.table?.shards ?? []).map((s) => ({ ...s, path: relative(process.cwd(), join(store.objectDir(m.hash), s.path)) })))
       const rows = shards.reduce((sum, s) => sum + s.rows, 0)
-      const head = yield* duckdb({ t: files }, `SELECT * FROM t LIMIT ${Math.max(0, preview)}`)
-      const stats = yield* duckdb({ t: files }, "SELECT column_name, min, max, approx_unique, null_percentage FROM (SUMMARIZE t)")
+      // list columns (audio, token windows) are shown by their length, not their thousands of values
+      const select = columns.map((c) => {
+        const name = `"${c.name.replace(/"/g, '""')}"`
+        return c.type.startsWith("list<") ? `'[' || len(${name}) || ' items]' AS ${name}` : name
+      }).join(", ")
+      const head = yield* duckdb({ t: files }, `SELECT ${select} FROM t LIMIT ${Math.max(0, preview)}`)
+      const scalars = columns.filter((c) => !c.type.startsWith("list<")).map((c) => `"${c.name.replace(/"/g, '""')}"`)
+      const stats = scalars.length === 0
+        ? { columns: [], rows: [] }
+        : yield* duckdb({ t: files }, `SELECT column_name, min, max, approx_unique, null_percentage FROM (SUMMARIZE SELECT ${scalars.join(", ")} FROM t)`)
       Object.assign(info, { columns, rows, shards, preview: head.rows, statistics: stats.rows })
       if (asJson) return yield* Effect.as(print(JSON.stringify(info)), 0 as ExitCode)
       yield* print(`${name}: ${info.kind} ${hash.slice(0, 12)} — ${rows} rows in ${shards.length} shards, ${formatBytes(manifest.bytes)}\n${info.path}\n`)
