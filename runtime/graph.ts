@@ -143,6 +143,12 @@ export const buildGraph = (pipeline: Pipeline, file: string, root: string, overr
         if (input?._tag !== "Table" || !tableColumns(input.row).some((c) => c.name === stage.partitionBy!.column)) {
           return yield* new PipelineError({ where: site, reason: `stage "${name}": partitionBy names table input "${stage.partitionBy.input}" column "${stage.partitionBy.column}", which does not exist` })
         }
+        for (const [joinInput, column] of Object.entries(stage.partitionBy.join ?? {}) as Array<[string, string]>) {
+          const joined = stage.inputs[joinInput] as ArtifactKind | undefined
+          if (joined?._tag !== "Table" || !tableColumns(joined.row).some((c) => c.name === column)) {
+            return yield* new PipelineError({ where: site, reason: `stage "${name}": partitionBy.join names table input "${joinInput}" column "${column}", which does not exist` })
+          }
+        }
       }
       const decoded = decodeParams({ name, use, site }, overrides[name])
       if (Either.isLeft(decoded)) return yield* decoded.left

@@ -168,12 +168,24 @@ export const runGraph = (graph: Graph, store: Store, options: RunOptions): Effec
         const by = node.stage.partitionBy
         const kind = node.stage.inputs[by.input] as Extract<ArtifactKind, { _tag: "Table" }>
         const parts = yield* partitionsOf(store, kind, upstream.get(by.input)!.manifest!, by.column)
+        // joined inputs, cut by the same values: name → (column, kind, partitions by value)
+        const joined = yield* Effect.forEach(Object.entries(by.join ?? {}) as Array<[string, string]>, ([input, column]) => {
+          const joinKind = node.stage.inputs[input] as Extract<ArtifactKind, { _tag: "Table" }>
+          return Effect.map(partitionsOf(store, joinKind, upstream.get(input)!.manifest!, column), (list) =>
+            ({ input, column, kind: joinKind, byValue: new Map(list.map((p) => [p.value, p])) }))
+        })
         const results = yield* Effect.forEach(parts, (part) =>
           Effect.gen(function* () {
-            const values = yield* Effect.cached(Effect.flatMap(partitionReader(store, kind, part, by.column), (reader) => inputValues({ [by.input]: reader })))
+            const cut = joined.map((j) => ({ ...j, part: j.byValue.get(part.value) ?? { value: part.value, rowsHash: "(no rows)", rows: 0, members: [] } }))
+            const readers = Effect.all(Object.fromEntries([
+              [by.input, partitionReader(store, kind, part, by.column)],
+              ...cut.map((j) => [j.input, partitionReader(store, j.kind, j.part, j.column)] as const),
+            ]))
+            const values = yield* Effect.cached(Effect.flatMap(readers, (r) => inputValues(r)))
             const files = yield* Effect.either(declaredFiles(values))
             if (files._tag === "Left") return { value: part.value, key: "", result: undefined, error: files.left }
-            const components: KeyComponents = { ...common, inputs: { ...common.inputs, [by.input]: part.rowsHash }, files: files.right, partition: part.value }
+            const inputs = { ...common.inputs, [by.input]: part.rowsHash, ...Object.fromEntries(cut.map((j) => [j.input, j.part.rowsHash])) }
+            const components: KeyComponents = { ...common, inputs, files: files.right, partition: part.value }
             return { value: part.value, key: cacheKey(components), result: yield* unit(components, part.value, values), error: undefined }
           }), { concurrency: "unbounded" })
         const count = (s: string) => results.filter((r) => r.result?.record.status === s).length

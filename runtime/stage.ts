@@ -65,10 +65,19 @@ export type TableInputNames<I extends InputKinds> = { [K in keyof I]: I[K] exten
 /** Row type of table input `K`. */
 type RowOf<I extends InputKinds, K extends keyof I> = I[K] extends TableKind<infer Row> ? Row : never
 
-/** Partitioning: one cached result per distinct value of `column` in table input `input`. */
+/** Columns of table input `K` whose values can name a partition. */
+type KeyColumns<I extends InputKinds, K extends keyof I> =
+  { [C in keyof RowOf<I, K>]: RowOf<I, K>[C] extends string | number ? C : never }[keyof RowOf<I, K>] & string
+
+/**
+ * Partitioning: one cached result per distinct value of `column` in table input `input`. Other
+ * table inputs named in `join` are cut the same way (rows whose join column holds the partition's
+ * value), so a partition depends only on its own rows of each.
+ */
 export interface PartitionBy<I extends InputKinds, K extends TableInputNames<I> = TableInputNames<I>> {
   readonly input: K
-  readonly column: { [C in keyof RowOf<I, K>]: RowOf<I, K>[C] extends string | number ? C : never }[keyof RowOf<I, K>] & string
+  readonly column: KeyColumns<I, K>
+  readonly join?: { readonly [J in Exclude<TableInputNames<I>, K>]?: KeyColumns<I, J> }
 }
 
 /** Arguments of a stage's `files` declaration. */

@@ -70,4 +70,57 @@ describe("partitioned stages", () => {
     const changed = await project.run("pipelines/songs.ts")
     expect(partitionsOf(changed)).toMatchObject({ total: 3, ran: 1, cached: 2 })
   })
+
+  it("cuts joined inputs by the same value, so a partition depends only on its own rows", async () => {
+    const stages = `import { Effect, Schema } from "effect"
+import { readFileSync } from "node:fs"
+import { Col, Stage, Table } from "${RUNTIME}"
+import { Song, songs } from "./songs.ts"
+export const Note = Schema.Struct({ song: Col.dictionary, text: Col.string })
+export const notes = Stage.define({
+  name: "notes", version: 1, params: Schema.Struct({ file: Schema.String }),
+  files: ({ params }) => Effect.succeed([params.file]), output: Table(Note),
+  run: (_i, p, ctx) => Effect.sync(() => JSON.parse(readFileSync(ctx.resolve(p.file), "utf8"))),
+})
+export const annotate = Stage.define({
+  name: "annotate", version: 1,
+  inputs: { songs: Table(Song), notes: Table(Note) },
+  partitionBy: { input: "songs", column: "id", join: { notes: "song" } },
+  output: Table(Note),
+  run: ({ songs, notes }) => Effect.gen(function* () {
+    const texts = (yield* notes.all()).map((n) => n.text).join("+")
+    return (yield* songs.all()).map((s) => ({ song: s.id, text: s.id + ":" + texts }))
+  }),
+})
+`
+    project = makeProject({
+      ...files,
+      "stages/notes.ts": stages,
+      "data/songs.json": manifest(["a", "b", "c"]),
+      "data/notes.json": JSON.stringify([{ song: "a", text: "x" }, { song: "b", text: "y" }]),
+      "pipelines/notes.ts": `import { Pipeline, use } from "${RUNTIME}"
+import { songs } from "../stages/songs.ts"
+import { notes, annotate } from "../stages/notes.ts"
+export default Pipeline.define("notes", {
+  songs: use(songs, { params: { manifest: "data/songs.json" } }),
+  notes: use(notes, { params: { file: "data/notes.json" } }),
+  annotate: use(annotate, { inputs: { songs: "songs", notes: "notes" } }),
+})
+`,
+    })
+    const first = await project.run("pipelines/notes.ts")
+    expect(first.stages.find((s) => s.name === "annotate")!.partitions).toMatchObject({ total: 3, ran: 3 })
+    project.write("data/notes.json", JSON.stringify([{ song: "a", text: "x" }, { song: "b", text: "y" }, { song: "c", text: "z" }]))
+    const second = await project.run("pipelines/notes.ts")
+    expect(second.stages.find((s) => s.name === "annotate")!.partitions).toMatchObject({ total: 3, ran: 1, cached: 2 })
+    const { Effect } = await import("effect")
+    const { inputValue } = await import("../../runtime/inputs.ts")
+    const { Table } = await import("../../runtime/artifact.ts")
+    const { Schema } = await import("effect")
+    const { Col } = await import("../../runtime/columns.ts")
+    const kind = Table(Schema.Struct({ song: Col.dictionary, text: Col.string }))
+    const manifestOf = await Effect.runPromise(project.store.manifest(second.stages.find((s) => s.name === "annotate")!.artifact!))
+    const reader = await Effect.runPromise(inputValue(project.store, kind, manifestOf)) as { all: () => import("effect").Effect.Effect<ReadonlyArray<{ text: string }>> }
+    expect((await Effect.runPromise(reader.all())).map((r) => r.text)).toEqual(["a:x", "b:y", "c:z"])
+  })
 })
