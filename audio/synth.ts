@@ -1,10 +1,11 @@
 /**
- * A small deterministic song synthesiser for the demo corpus: a melody and a bass line over a
- * scale, a kick and a hi-hat on the beat, panned in stereo. Each artist has a timbre, so artist
- * labels carry information a prior can learn.
+ * Instruments and drums for the demo corpus: note events rendered to sample buffers — plucked
+ * strings (Karplus–Strong), a drawbar organ, overdriven saw power chords, a detuned square pad,
+ * an FM electric piano, two basses — and a synthesised drum kit, mixed to stereo. Everything is
+ * deterministic from a seed, so the same score always gives the same samples.
  */
 
-/** A seeded pseudo-random generator (mulberry32): the same seed gives the same song. */
+/** A seeded pseudo-random generator (mulberry32) giving numbers in [0, 1): the same seed gives the same song. */
 export const seededRandom = (seed: number) => {
   let state = seed >>> 0
   return () => {
@@ -16,76 +17,397 @@ export const seededRandom = (seed: number) => {
   }
 }
 
-/** The timbres of the demo artists. */
-export type Timbre = "sine" | "saw" | "square" | "pluck"
+/** A random-number source as `seededRandom` makes it. */
+export type Random = () => number
 
-/** What a song is made of. */
-export interface SongSpec {
-  readonly seconds: number
-  readonly sampleRate: number
-  readonly timbre: Timbre
-  readonly tempo: number
-  readonly rootMidi: number
-  readonly minor: boolean
-  readonly seed: number
+/** The frequency in Hz of a MIDI note number (A4 = 69 = 440 Hz). */
+export const midiToHz = (midi: number): number => 440 * 2 ** ((midi - 69) / 12)
+
+/** Pitched instruments of the accompaniment. */
+export type Instrument = "pluck" | "organ" | "drive" | "pad" | "epiano" | "bass" | "synth-bass"
+
+/** One note: start and duration in seconds, MIDI pitch, velocity in [0, 1]. */
+export interface Note {
+  readonly start: number
+  readonly duration: number
+  readonly midi: number
+  readonly velocity: number
 }
 
-const MAJOR = [0, 2, 4, 5, 7, 9, 11]
-const MINOR = [0, 2, 3, 5, 7, 8, 10]
-
-const oscillator = (timbre: Timbre, phase: number): number => {
-  const p = phase - Math.floor(phase)
-  switch (timbre) {
-    case "sine": return Math.sin(2 * Math.PI * p)
-    case "saw": return 2 * p - 1
-    case "square": return p < 0.5 ? 0.7 : -0.7
-    case "pluck": return Math.sin(2 * Math.PI * p) + 0.5 * Math.sin(4 * Math.PI * p) + 0.25 * Math.sin(6 * Math.PI * p)
-  }
+/** A pitched part of the accompaniment and where it sits in the stereo image. */
+export interface Track {
+  readonly instrument: Instrument
+  readonly notes: ReadonlyArray<Note>
+  readonly gain: number
+  /** -1 (left) … 1 (right). */
+  readonly pan: number
+  /** Seconds by which the far channel is delayed (Haas widening); 0 keeps the part narrow. */
+  readonly width: number
+  /** Seconds per beat when the part ducks on every beat (side-chain pumping), else 0. */
+  readonly pumpBeat: number
 }
 
-const midiToHz = (midi: number) => 440 * 2 ** ((midi - 69) / 12)
+/** Drums of the synthesised kit. */
+export type Drum = "kick" | "snare" | "hat" | "open-hat" | "clap" | "shaker" | "ride" | "rim"
 
-/** Renders a song as two planar channels in [-1, 1]. */
-export const synthesizeSong = (spec: SongSpec): [Float32Array, Float32Array] => {
-  const random = seededRandom(spec.seed)
-  const frames = Math.round(spec.seconds * spec.sampleRate)
+/** One drum hit: time in seconds, velocity in [0, 1]. */
+export interface DrumHit {
+  readonly time: number
+  readonly drum: Drum
+  readonly velocity: number
+}
+
+/** Everything the accompaniment plays. */
+export interface Arrangement {
+  readonly tracks: ReadonlyArray<Track>
+  readonly drums: ReadonlyArray<DrumHit>
+  readonly drumGain: number
+}
+
+/** Renders an arrangement as two planar channels of `seconds` at `sampleRate`, fading out at the end. */
+export const renderAccompaniment = (
+  arrangement: Arrangement,
+  sampleRate: number,
+  seconds: number,
+  seed: number,
+): [Float32Array, Float32Array] => {
+  const random = seededRandom(seed)
+  const frames = Math.round(seconds * sampleRate)
   const left = new Float32Array(frames)
   const right = new Float32Array(frames)
-  const scale = spec.minor ? MINOR : MAJOR
-  const beat = 60 / spec.tempo
-  const noteSeconds = beat / 2
-  const notes = Math.ceil(spec.seconds / noteSeconds)
-  let degree = 0
-  const pan = 0.3 + 0.4 * random()
-  for (let n = 0; n < notes; n++) {
-    degree = Math.max(-7, Math.min(10, degree + Math.round((random() - 0.5) * 4)))
-    const octave = Math.floor(degree / 7)
-    const midi = spec.rootMidi + 12 + octave * 12 + scale[((degree % 7) + 7) % 7]!
-    const bassMidi = spec.rootMidi - 12 + scale[(Math.floor(n / 8) * 3) % 7]!
-    const start = Math.round(n * noteSeconds * spec.sampleRate)
-    const end = Math.min(frames, Math.round((n + 1) * noteSeconds * spec.sampleRate))
-    const f = midiToHz(midi)
-    const fb = midiToHz(bassMidi)
-    for (let i = start; i < end; i++) {
-      const t = (i - start) / spec.sampleRate
-      const envelope = spec.timbre === "pluck" ? Math.exp(-t * 8) : Math.min(1, t * 200) * Math.exp(-t * 2)
-      const melody = 0.25 * envelope * oscillator(spec.timbre, f * t)
-      const bass = 0.2 * Math.sin(2 * Math.PI * fb * (i / spec.sampleRate))
-      left[i]! += melody * (1 - pan) + bass * 0.5
-      right[i]! += melody * pan + bass * 0.5
+  const part = new Float32Array(frames)
+  for (const track of arrangement.tracks) {
+    part.fill(0)
+    const render = INSTRUMENTS[track.instrument]
+    for (const note of track.notes) render(note, sampleRate, part, random)
+    POST[track.instrument]?.(part, sampleRate)
+    if (track.pumpBeat > 0) pump(part, sampleRate, track.pumpBeat)
+    addStereo(part, left, right, track.gain, track.pan, Math.round(track.width * sampleRate))
+  }
+  const kit = new Map<Drum, Float32Array>()
+  for (const hit of arrangement.drums) {
+    if (!kit.has(hit.drum)) kit.set(hit.drum, DRUMS[hit.drum](sampleRate, random))
+    const sample = kit.get(hit.drum)!
+    const [gl, gr] = panGains(DRUM_PAN[hit.drum])
+    const at = Math.round(hit.time * sampleRate)
+    const g = arrangement.drumGain * hit.velocity
+    const n = Math.min(sample.length, frames - at)
+    for (let i = 0; i < n; i++) {
+      const x = g * sample[i]!
+      left[at + i]! += gl * x
+      right[at + i]! += gr * x
     }
   }
-  const beats = Math.ceil(spec.seconds / beat)
-  for (let b = 0; b < beats; b++) {
-    const start = Math.round(b * beat * spec.sampleRate)
-    const length = Math.min(frames - start, Math.round(0.15 * spec.sampleRate))
-    for (let i = 0; i < length; i++) {
-      const t = i / spec.sampleRate
-      const kick = b % 2 === 0 ? 0.35 * Math.sin(2 * Math.PI * (60 + 60 * Math.exp(-t * 30)) * t) * Math.exp(-t * 20) : 0
-      const hat = 0.06 * (random() * 2 - 1) * Math.exp(-t * 60)
-      left[start + i]! += kick + hat
-      right[start + i]! += kick + hat * 0.8
-    }
-  }
+  fadeEdges(left, sampleRate)
+  fadeEdges(right, sampleRate)
   return [left, right]
+}
+
+// ---------------------------------------------------------------------------------------------
+// Oscillators and envelopes.
+
+const SINE_SIZE = 4096
+const SINE = Float32Array.from({ length: SINE_SIZE + 1 }, (_, i) => Math.sin((2 * Math.PI * i) / SINE_SIZE))
+
+/** sin(2π·phase) from a table, for any phase (in cycles). */
+const sine = (phase: number): number => {
+  const x = (phase - Math.floor(phase)) * SINE_SIZE
+  const i = x | 0
+  const a = SINE[i]!
+  return a + (x - i) * (SINE[i + 1]! - a)
+}
+
+/** The polyBLEP correction that removes most aliasing from a step at phase 0 (t in cycles, dt per sample). */
+const polyBlep = (t: number, dt: number): number => {
+  if (t < dt) {
+    const x = t / dt
+    return x + x - x * x - 1
+  }
+  if (t > 1 - dt) {
+    const x = (t - 1) / dt
+    return x * x + x + x + 1
+  }
+  return 0
+}
+
+/** Attack–decay–sustain–release gain of a note held for `held` seconds, stepped sample by sample (no exp per sample). */
+class Envelope {
+  private n = 0
+  private decayed = 1
+  private level = 0
+  private readonly attack: number
+  private readonly held: number
+  private readonly decay: number
+  private readonly releaseStep: number
+  constructor(sampleRate: number, held: number, attack: number, decay: number, private readonly sustain: number, release: number) {
+    this.attack = Math.max(1, Math.round(attack * sampleRate))
+    this.held = Math.round(held * sampleRate)
+    this.decay = Math.exp(-1 / (decay * sampleRate))
+    this.releaseStep = 1 / Math.max(1, release * sampleRate)
+  }
+  next(): number {
+    const n = this.n++
+    if (n < this.held) {
+      if (n < this.attack) return (this.level = n / this.attack)
+      this.decayed *= this.decay
+      return (this.level = this.sustain + (1 - this.sustain) * this.decayed)
+    }
+    return this.level * Math.max(0, 1 - (n - this.held) * this.releaseStep)
+  }
+}
+
+/** The sample range a note with a release tail covers, clipped to the buffer. */
+const span = (note: Note, sampleRate: number, release: number, out: Float32Array) => {
+  const start = Math.max(0, Math.round(note.start * sampleRate))
+  const end = Math.min(out.length, Math.round((note.start + note.duration + release) * sampleRate))
+  return { start, end }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Instruments: each adds one note to a mono buffer.
+
+type RenderNote = (note: Note, sampleRate: number, out: Float32Array, random: Random) => void
+
+/** Karplus–Strong string: a noise burst circulating through a delay line with an averaging filter. */
+const pluck: RenderNote = (note, sampleRate, out, random) => {
+  const release = 0.08
+  const { start, end } = span(note, sampleRate, release, out)
+  const period = sampleRate / midiToHz(note.midi)
+  const length = Math.max(2, Math.floor(period - 0.5))
+  const frac = period - 0.5 - length
+  const c = (1 - frac) / (1 + frac) // first-order allpass: the fractional part of the period
+  const line = new Float32Array(length)
+  let smooth = 0
+  for (let i = 0; i < length; i++) line[i] = smooth = 0.6 * smooth + 0.4 * (random() * 2 - 1)
+  let p = 0, last = 0, apIn = 0, apOut = 0
+  const held = Math.round(note.duration * sampleRate)
+  const damp = 1 / (release * sampleRate)
+  const g = 2 * note.velocity
+  for (let i = start, n = 0; i < end; i++, n++) {
+    const x = line[p]!
+    const avg = 0.5 * (x + last)
+    last = x
+    apOut = c * avg + apIn - c * apOut
+    apIn = avg
+    line[p] = 0.997 * apOut
+    p = p + 1 === length ? 0 : p + 1
+    out[i]! += g * x * (n < held ? 1 : Math.max(0, 1 - (n - held) * damp))
+  }
+}
+
+/** Drawbar organ: five harmonics and a slow tremolo. */
+const organ: RenderNote = (note, sampleRate, out) => {
+  const release = 0.06
+  const { start, end } = span(note, sampleRate, release, out)
+  const step = midiToHz(note.midi) / sampleRate
+  const tremolo = 6.3 / sampleRate
+  const env = new Envelope(sampleRate, note.duration, 0.012, 1, 1, release)
+  for (let i = start, n = 0; i < end; i++, n++) {
+    const ph = n * step
+    const tone = sine(ph) + 0.7 * sine(2 * ph) + 0.45 * sine(3 * ph) + 0.3 * sine(4 * ph) + 0.15 * sine(6 * ph)
+    out[i]! += 0.22 * note.velocity * env.next() * (1 + 0.18 * sine(n * tremolo)) * tone
+  }
+}
+
+/** Two detuned band-limited saws; `POST.drive` lowpasses and overdrives the whole part. */
+const drive: RenderNote = (note, sampleRate, out) => {
+  const release = 0.03
+  const { start, end } = span(note, sampleRate, release, out)
+  const f = midiToHz(note.midi)
+  const dt1 = (f * 1.0035) / sampleRate, dt2 = (f * 0.9965) / sampleRate
+  let t1 = 0, t2 = 0.37
+  const env = new Envelope(sampleRate, note.duration, 0.004, 0.25, 0.7, release)
+  for (let i = start; i < end; i++) {
+    const saw = 2 * t1 - 1 - polyBlep(t1, dt1) + 2 * t2 - 1 - polyBlep(t2, dt2)
+    t1 += dt1; if (t1 >= 1) t1 -= 1
+    t2 += dt2; if (t2 >= 1) t2 -= 1
+    out[i]! += 0.25 * note.velocity * env.next() * saw
+  }
+}
+
+/** Two detuned band-limited squares with a slow attack. */
+const pad: RenderNote = (note, sampleRate, out) => {
+  const release = 0.3
+  const { start, end } = span(note, sampleRate, release, out)
+  const f = midiToHz(note.midi)
+  const dt1 = (f * 1.005) / sampleRate, dt2 = (f * 0.995) / sampleRate
+  let t1 = 0, t2 = 0.21
+  const env = new Envelope(sampleRate, note.duration, 0.15, 1, 1, release)
+  for (let i = start; i < end; i++) {
+    const u1 = t1 + 0.5 >= 1 ? t1 - 0.5 : t1 + 0.5
+    const u2 = t2 + 0.5 >= 1 ? t2 - 0.5 : t2 + 0.5
+    const sq = (t1 < 0.5 ? 1 : -1) + polyBlep(t1, dt1) - polyBlep(u1, dt1) + (t2 < 0.5 ? 1 : -1) + polyBlep(t2, dt2) - polyBlep(u2, dt2)
+    t1 += dt1; if (t1 >= 1) t1 -= 1
+    t2 += dt2; if (t2 >= 1) t2 -= 1
+    out[i]! += 0.2 * note.velocity * env.next() * sq
+  }
+}
+
+/** Two-operator FM electric piano: a bright attack that mellows as the modulation decays. */
+const epiano: RenderNote = (note, sampleRate, out) => {
+  const release = 0.12
+  const { start, end } = span(note, sampleRate, release, out)
+  const step = midiToHz(note.midi) / sampleRate
+  const env = new Envelope(sampleRate, note.duration, 0.003, 1, 1, release)
+  const fade = Math.exp(-1 / (1.6 * sampleRate)), mellow = Math.exp(-1 / (0.25 * sampleRate))
+  let level = 0.4 * note.velocity, brightness = 1.4 / (2 * Math.PI)
+  for (let i = start, n = 0; i < end; i++, n++) {
+    const tone = sine(n * step + (0.04 + brightness) * sine(n * step))
+    out[i]! += level * env.next() * tone
+    level *= fade
+    brightness *= mellow
+  }
+}
+
+/** Round electric bass: fundamental with two weak harmonics. */
+const bass: RenderNote = (note, sampleRate, out) => {
+  const release = 0.04
+  const { start, end } = span(note, sampleRate, release, out)
+  const step = midiToHz(note.midi) / sampleRate
+  const env = new Envelope(sampleRate, note.duration, 0.006, 0.3, 0.6, release)
+  for (let i = start, n = 0; i < end; i++, n++) {
+    const ph = n * step
+    out[i]! += 0.5 * note.velocity * env.next() * (sine(ph) + 0.35 * sine(2 * ph) + 0.12 * sine(3 * ph))
+  }
+}
+
+/** Saw bass through a lowpass whose cutoff falls after the attack (a filter "pluck"). */
+const synthBass: RenderNote = (note, sampleRate, out) => {
+  const release = 0.03
+  const { start, end } = span(note, sampleRate, release, out)
+  const dt = midiToHz(note.midi) / sampleRate
+  let t = 0, y = 0, a = 0
+  const env = new Envelope(sampleRate, note.duration, 0.004, 0.2, 0.8, release)
+  for (let i = start, n = 0; i < end; i++, n++) {
+    if ((n & 15) === 0) a = 1 - Math.exp((-2 * Math.PI * (250 + 2200 * Math.exp(-n / sampleRate / 0.08))) / sampleRate)
+    const saw = 2 * t - 1 - polyBlep(t, dt)
+    t += dt; if (t >= 1) t -= 1
+    y += a * (saw - y)
+    out[i]! += 0.45 * note.velocity * env.next() * y
+  }
+}
+
+const INSTRUMENTS: Record<Instrument, RenderNote> = { pluck, organ, drive, pad, epiano, bass, "synth-bass": synthBass }
+
+/** One-pole lowpass in place. */
+const lowpass = (x: Float32Array, sampleRate: number, hz: number) => {
+  const a = 1 - Math.exp((-2 * Math.PI * hz) / sampleRate)
+  let y = 0
+  for (let i = 0; i < x.length; i++) x[i] = y += a * (x[i]! - y)
+}
+
+/** Processing of a whole part after its notes are rendered: the amp of a guitar, the filter of a pad. */
+const POST: Partial<Record<Instrument, (x: Float32Array, sampleRate: number) => void>> = {
+  drive: (x, sampleRate) => {
+    lowpass(x, sampleRate, 3200)
+    const norm = 1 / Math.tanh(2.5)
+    for (let i = 0; i < x.length; i++) x[i] = 0.6 * norm * Math.tanh(2.5 * x[i]!)
+  },
+  pad: (x, sampleRate) => lowpass(x, sampleRate, 1800),
+}
+
+/** Ducks a part on every beat, as a compressor keyed by the kick would. */
+const pump = (x: Float32Array, sampleRate: number, beat: number) => {
+  for (let i = 0; i < x.length; i++) {
+    const t = (i / sampleRate) % beat
+    x[i]! *= 1 - 0.6 * Math.exp(-t / 0.09)
+  }
+}
+
+/** Equal-power gains of a pan position in [-1, 1]. */
+const panGains = (pan: number): [number, number] => {
+  const angle = ((pan + 1) * Math.PI) / 4
+  return [Math.cos(angle) * Math.SQRT2, Math.sin(angle) * Math.SQRT2]
+}
+
+/** Adds a mono part to the stereo mix; the channel away from the pan side is delayed by `delay` samples. */
+const addStereo = (x: Float32Array, left: Float32Array, right: Float32Array, gain: number, pan: number, delay: number) => {
+  const [gl, gr] = panGains(pan)
+  const dl = pan > 0 ? delay : 0, dr = pan > 0 ? 0 : delay
+  for (let i = 0; i < x.length; i++) {
+    if (i >= dl) left[i]! += gain * gl * x[i - dl]!
+    if (i >= dr) right[i]! += gain * gr * x[i - dr]!
+  }
+}
+
+/** A 5 ms fade-in and a fade-out over the last 0.4 s (or tenth of the song), so the song ends cleanly. */
+const fadeEdges = (x: Float32Array, sampleRate: number) => {
+  const fadeIn = Math.min(x.length, Math.round(0.005 * sampleRate))
+  for (let i = 0; i < fadeIn; i++) x[i]! *= i / fadeIn
+  const fadeOut = Math.min(Math.round(0.4 * sampleRate), Math.floor(x.length / 10))
+  for (let i = 0; i < fadeOut; i++) x[x.length - 1 - i]! *= i / fadeOut
+}
+
+// ---------------------------------------------------------------------------------------------
+// The drum kit: one-shot samples synthesised once per song.
+
+/** White noise through a first difference (a gentle highpass). */
+const hissFrom = (random: Random) => {
+  let last = 0
+  return () => {
+    const x = random() * 2 - 1
+    const y = x - last
+    last = x
+    return 0.5 * y
+  }
+}
+
+/** A one-shot of `seconds` whose sample `i` at time `t` is `f(t, i)`. */
+const oneShot = (sampleRate: number, seconds: number, f: (t: number) => number) =>
+  Float32Array.from({ length: Math.round(seconds * sampleRate) }, (_, i) => f(i / sampleRate))
+
+const DRUMS: Record<Drum, (sampleRate: number, random: Random) => Float32Array> = {
+  kick: (sampleRate, random) => {
+    let phase = 0
+    return oneShot(sampleRate, 0.35, (t) => {
+      phase += (45 + 110 * Math.exp(-t / 0.03)) / sampleRate
+      return Math.exp(-t / 0.16) * sine(phase) + 0.3 * Math.exp(-t / 0.003) * (random() * 2 - 1)
+    })
+  },
+  snare: (sampleRate, random) => {
+    const a = 1 - Math.exp((-2 * Math.PI * 5000) / sampleRate) // the snare wires rattle below the cymbals' band
+    let rattle = 0
+    return oneShot(sampleRate, 0.25, (t) => {
+      rattle += a * (random() * 2 - 1 - rattle)
+      return 0.5 * Math.exp(-t / 0.05) * sine(190 * t) + 0.9 * Math.exp(-t / 0.08) * rattle
+    })
+  },
+  hat: (sampleRate, random) => {
+    const hiss = hissFrom(random)
+    return oneShot(sampleRate, 0.08, (t) => 0.9 * Math.exp(-t / 0.016) * hiss())
+  },
+  "open-hat": (sampleRate, random) => {
+    const hiss = hissFrom(random)
+    return oneShot(sampleRate, 0.4, (t) => 0.7 * Math.exp(-t / 0.11) * hiss())
+  },
+  clap: (sampleRate, random) => {
+    const r = Math.exp((-Math.PI * 900) / sampleRate), b = 2 * r * Math.cos((2 * Math.PI * 1100) / sampleRate)
+    let y1 = 0, y2 = 0
+    return oneShot(sampleRate, 0.25, (t) => {
+      const env = [0, 0.011, 0.022].reduce((sum, at) => sum + (t >= at ? Math.exp(-(t - at) / 0.004) : 0), 0)
+        + (t >= 0.03 ? 0.5 * Math.exp(-(t - 0.03) / 0.07) : 0)
+      const y = 2 * (1 - r) * env * (random() * 2 - 1) + b * y1 - r * r * y2
+      y2 = y1
+      y1 = y
+      return y
+    })
+  },
+  shaker: (sampleRate, random) => {
+    const hiss = hissFrom(random)
+    return oneShot(sampleRate, 0.1, (t) => 0.8 * Math.min(1, t / 0.012) * Math.exp(-t / 0.035) * hiss())
+  },
+  ride: (sampleRate, random) => {
+    const hiss = hissFrom(random)
+    const partials = [1, 1.34, 1.82, 2.16, 2.75, 3.41].map((ratio) => 420 * ratio)
+    return oneShot(sampleRate, 0.7, (t) =>
+      Math.exp(-t / 0.25) * (0.05 * partials.reduce((sum, f) => sum + (sine(f * t) > 0 ? 1 : -1), 0) + 0.3 * hiss()))
+  },
+  rim: (sampleRate, random) => {
+    const hiss = hissFrom(random)
+    return oneShot(sampleRate, 0.06, (t) => 0.7 * Math.exp(-t / 0.008) * sine(1700 * t) + 0.8 * Math.exp(-t / 0.005) * hiss())
+  },
+}
+
+const DRUM_PAN: Record<Drum, number> = {
+  kick: 0, snare: 0.05, hat: 0.35, "open-hat": 0.35, clap: -0.05, shaker: -0.4, ride: -0.3, rim: 0.15,
 }

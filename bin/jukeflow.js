@@ -4,6 +4,11 @@
 // any loader hook slows imports down), registers tsx so that pipeline files (.ts) run directly,
 // and runs the CLI.
 const argv = process.argv.slice(2)
+// `jukeflow inspect x | head` closes stdout early: that is not an error.
+process.stdout.on("error", (error) => {
+  if (error.code === "EPIPE") process.exit(process.exitCode ?? 0)
+  throw error
+})
 const { tryCachedRun } = await import("../runtime/cli/fastpath.js")
 const cached = await tryCachedRun(argv)
 if (cached !== undefined) {

@@ -48,7 +48,7 @@ export const projectCommandHelp = Effect.gen(function* () {
   const lines: string[] = []
   for (const [name, file] of Object.entries(commands)) {
     const module = yield* Effect.promise(() => import(pathToFileURL(file).href).then((m: { command?: ProjectCommand }) => m, () => ({} as { command?: ProjectCommand })))
-    lines.push(`  jukeflow ${name} ${module.command?.usage ?? ""}`.padEnd(52) + (module.command?.summary ?? `(cannot load ${file})`))
+    lines.push(`  jukeflow ${name} ${module.command?.usage ?? ""}`.trimEnd(), `      ${module.command?.summary ?? `(cannot load ${file})`}`)
   }
   return lines
 })
