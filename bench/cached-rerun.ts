@@ -13,7 +13,7 @@ import { spawnSync } from "node:child_process"
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { emit, jukeflow, median, repeat, round3, RUNTIME, SPREAD, spread, table, timeProcess, type Timed, writeProject } from "./lib.ts"
+import { emit, ensureDebianTool, jukeflow, median, repeat, round3, RUNTIME, SPREAD, spread, table, timeProcess, type Timed, writeProject } from "./lib.ts"
 
 const RUNS = 9
 const SNAKEMAKE_RUNS = 5
@@ -95,30 +95,11 @@ const SNAKEFILE = [
     : `rule ${name}:\n    input: ${inputs.map((i) => `"out/${i}.txt"`).join(", ")}\n    output: "out/${name}.txt"\n    shell: "sort -n {input} > {output}"\n`),
 ].join("\n")
 
-const onPath = (command: string) => spawnSync("sh", ["-c", `command -v ${command}`]).status === 0
 
-/** Makes sure `snakemake` is on PATH, installing Debian's package when we are root; false when it cannot. */
-const ensureSnakemake = (): boolean => {
-  if (onPath("snakemake")) return true
-  if (process.getuid?.() !== 0 || !onPath("apt-get")) {
-    console.log("snakemake is not installed and we are not root: its figures are null")
-    return false
-  }
-  const apt = (...args: string[]) => spawnSync("apt-get", args, { stdio: ["ignore", "ignore", "inherit"], env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" } }).status === 0
-  console.log("snakemake is not installed: running apt-get install -y snakemake (for this benchmark only)")
-  if (!apt("install", "-y", "-q", "snakemake")) {
-    console.log("apt-get install failed: running apt-get update, then trying again")
-    if (!apt("update", "-q") || !apt("install", "-y", "-q", "snakemake")) {
-      console.log("could not install snakemake: its figures are null")
-      return false
-    }
-  }
-  return onPath("snakemake")
-}
 
 /** Snakemake's up-to-date runs, or undefined when it is not available or does not work. */
 const snakemakeRuns = (dir: string): Timed[] | undefined => {
-  if (!ensureSnakemake()) return undefined
+  if (!ensureDebianTool("snakemake")) return undefined
   mkdirSync(dir, { recursive: true })
   writeFileSync(join(dir, "Snakefile"), SNAKEFILE)
   const args = ["--cores", "1", "-q"]

@@ -76,3 +76,29 @@ export const SPREAD = ["median s", "min s", "max s", "runs"] as const
 export const emit = (figures: Readonly<Record<string, unknown>>): void => {
   console.log(JSON.stringify(figures))
 }
+
+/** True when `command` is on PATH. */
+export const onPath = (command: string): boolean => spawnSync("sh", ["-c", `command -v ${command}`]).status === 0
+
+/**
+ * Makes sure `command` is on PATH, installing Debian's `pkg` with apt-get when we are root (for
+ * the benchmark only); false, having said why, when it cannot.
+ */
+export const ensureDebianTool = (command: string, pkg: string = command): boolean => {
+  if (onPath(command)) return true
+  if (process.getuid?.() !== 0 || !onPath("apt-get")) {
+    console.log(`${command} is not installed and we are not root: its figures are null`)
+    return false
+  }
+  const apt = (...args: string[]) => spawnSync("apt-get", args, { stdio: ["ignore", "ignore", "inherit"], env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" } }).status === 0
+  console.log(`${command} is not installed: running apt-get install -y ${pkg} (for this benchmark only)`)
+  if (!apt("install", "-y", "-q", pkg)) {
+    console.log("apt-get install failed: running apt-get update, then trying again")
+    if (!apt("update", "-q") || !apt("install", "-y", "-q", pkg)) {
+      console.log(`could not install ${pkg}: its figures are null`)
+      return false
+    }
+  }
+  return onPath(command)
+}
+
