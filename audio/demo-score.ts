@@ -181,7 +181,7 @@ const singLine = (slot: LineSlot, grid: Grid, harmony: Harmony, key: number, art
 class Melody {
   private readonly ladder: number[]
   private index: number
-  constructor(private readonly harmony: Harmony, private readonly key: number, artist: Artist, private readonly random: Random) {
+  constructor(harmony: Harmony, private readonly key: number, artist: Artist, private readonly random: Random) {
     this.ladder = []
     for (let midi = artist.range[0]; midi <= artist.range[1]; midi++) {
       if (harmony.scale.includes((midi - key + 120) % 12)) this.ladder.push(midi)

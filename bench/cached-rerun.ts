@@ -9,7 +9,6 @@
  * Snakemake is installed with apt-get when missing and we are root; if it cannot be had, its
  * figures are null. Ends with one JSON line; `ratioVsSnakemake` is jukeflow time / Snakemake time.
  */
-import { spawnSync } from "node:child_process"
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
