@@ -1,0 +1,43 @@
+/**
+ * The demo pipeline end to end through the CLI, as `npm start` runs it (slow: set JUKEFLOW_SLOW=1;
+ * CI does). The store is a temp folder, so the repository's own `.jukeflow/` is left alone.
+ */
+import { spawnSync } from "node:child_process"
+import { mkdtempSync, rmSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { afterAll, describe, expect, it } from "vitest"
+import { REPO } from "../runtime/fixture.ts"
+
+const store = mkdtempSync(join(tmpdir(), "jukeflow-demo-store-"))
+afterAll(() => rmSync(store, { recursive: true, force: true }))
+
+const jukeflow = (...args: string[]) => {
+  const result = spawnSync(process.execPath, [join(REPO, "bin/jukeflow.js"), ...args], {
+    cwd: REPO, env: { ...process.env, JUKEFLOW_STORE: store }, encoding: "utf8", timeout: 600_000,
+  })
+  return result
+}
+
+describe.runIf(process.env.JUKEFLOW_SLOW === "1")("pipelines/demo.ts", () => {
+  it("runs end to end, then fully cached, then re-runs only what a param change touches", () => {
+    const first = jukeflow("run", "pipelines/demo.ts", "--json")
+    expect(first.status, first.stderr).toBe(0)
+    const record = JSON.parse(first.stdout) as { stages: Array<{ name: string; status: string }> }
+    expect(record.stages.map((s) => s.name)).toEqual(["corpus", "songs", "ingest", "vocab", "align", "chunk"])
+    expect(record.stages.every((s) => s.status === "ran")).toBe(true)
+
+    const second = jukeflow("run", "pipelines/demo.ts")
+    expect(second.status).toBe(0)
+    expect(second.stdout).toMatch(/done: 0 ran, 6 cached/)
+
+    const changed = jukeflow("run", "pipelines/demo.ts", "--set", "chunk.seconds=4", "--json")
+    const ran = (JSON.parse(changed.stdout) as { stages: Array<{ name: string; status: string }> }).stages.filter((s) => s.status === "ran")
+    expect(ran.map((s) => s.name)).toEqual(["chunk"])
+
+    const inspect = jukeflow("inspect", "ingest", "--json")
+    const ingest = JSON.parse(inspect.stdout) as { rows: number; columns: Array<{ name: string }> }
+    expect(ingest.rows).toBe(72)
+    expect(ingest.columns.map((c) => c.name)).toEqual(expect.arrayContaining(["seconds", "peakDbfs", "rmsDbfs", "clippedFraction"]))
+  })
+})
