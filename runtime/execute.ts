@@ -64,17 +64,18 @@ const label = (unit: Unit) => (unit.partition === undefined ? unit.node.name : `
 const cached = (unit: Unit, entry: KeyEntry) =>
   Effect.map(unit.store.manifest(entry.artifact), (manifest): UnitResult => {
     const rejected = entry.rejected ?? []
-    if (unit.strict && rejected.length > 0) return strictFailure(unit, rejected, 0, [], "cpu")
+    if (unit.strict && rejected.some((r) => !r.skipped)) return strictFailure(unit, rejected, 0, [], "cpu")
     return {
       record: line(unit, "cached", "cached", { artifact: entry.artifact, bytes: manifest.bytes, rows: manifest.table?.rows, ...(rejected.length ? { rejected } : {}) }),
       manifest,
     }
   })
 
-type Rejection = { readonly item: string; readonly reason: string }
+type Rejection = { readonly item: string; readonly reason: string; readonly skipped?: boolean }
 
 const strictFailure = (unit: Unit, rejected: ReadonlyArray<Rejection>, seconds: number, backend: ReadonlyArray<string>, device: string): UnitResult => {
-  const error = `${rejected.length} input item${rejected.length === 1 ? "" : "s"} rejected under --strict; first: ${rejected[0]!.item}: ${rejected[0]!.reason}`
+  const bad = rejected.filter((r) => !r.skipped)
+  const error = `${bad.length} input item${bad.length === 1 ? "" : "s"} rejected under --strict; first: ${bad[0]!.item}: ${bad[0]!.reason}`
   return { record: line(unit, "failed", unit.reason, { seconds, error, rejected, backend: [...backend], device }), manifest: undefined }
 }
 
@@ -129,6 +130,11 @@ const compute = (unit: Unit): Effect.Effect<UnitResult, StoreError, Scope.Scope>
           rejected.push({ item, reason })
           reporter.event({ _tag: "Log", stage: name, message: `rejected ${item}: ${reason}` })
         }),
+      skip: (item, reason) =>
+        Effect.sync(() => {
+          rejected.push({ item, reason, skipped: true })
+          reporter.event({ _tag: "Log", stage: name, message: `left out ${item}: ${reason}` })
+        }),
     }
     const started = Date.now()
     reporter.event({ _tag: "Start", stage: name, reason: unit.reason, device: deviceId })
@@ -150,7 +156,7 @@ const compute = (unit: Unit): Effect.Effect<UnitResult, StoreError, Scope.Scope>
       reporter.event({ _tag: "Note", message: `✗ ${content.message}` })
       return { record: line(unit, "failed", unit.reason, { seconds: seconds(), error: content.message, device: deviceId, backend: backends }), manifest: undefined }
     }
-    if (unit.strict && rejected.length > 0) {
+    if (unit.strict && rejected.some((r) => !r.skipped)) {
       reporter.event({ _tag: "Finish", stage: name, status: "failed", seconds: seconds() })
       return strictFailure(unit, rejected, seconds(), backends, deviceId)
     }

@@ -35,7 +35,7 @@ export const StageRecord = Schema.Struct({
   })),
   error: Schema.optional(Schema.String),
   /** Input items the stage set aside (quarantined), with why. */
-  rejected: Schema.optional(Schema.Array(Schema.Struct({ item: Schema.String, reason: Schema.String }))),
+  rejected: Schema.optional(Schema.Array(Schema.Struct({ item: Schema.String, reason: Schema.String, skipped: Schema.optional(Schema.Boolean) }))),
 })
 export type StageRecord = typeof StageRecord.Type
 

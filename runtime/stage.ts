@@ -47,6 +47,11 @@ export interface StageContext<O extends ArtifactKind = ArtifactKind> {
    */
   readonly reject: (item: string, reason: string) => Effect.Effect<void>
   /**
+   * Leaves one item out for an expected reason (a song shorter than one chunk): listed in the run
+   * summary and kept with the cached result like a rejection, but `--strict` does not fail on it.
+   */
+  readonly skip: (item: string, reason: string) => Effect.Effect<void>
+  /**
    * For an `incremental` stage: its own output from its last successful run, read as an input
    * (a vocabulary that only grows, say); undefined on its first run and for other stages.
    */

@@ -47,7 +47,7 @@ export const KeyEntry = Schema.Struct({
   artifact: Schema.String,
   components: Schema.Unknown,
   /** Input items the stage set aside, with why. */
-  rejected: Schema.optional(Schema.Array(Schema.Struct({ item: Schema.String, reason: Schema.String }))),
+  rejected: Schema.optional(Schema.Array(Schema.Struct({ item: Schema.String, reason: Schema.String, skipped: Schema.optional(Schema.Boolean) }))),
   seconds: Schema.Number,
   createdAt: Schema.String,
 })

@@ -33,7 +33,7 @@ export const chunk = Stage.define({
         if (!alignment) continue // set aside upstream
         const starts = chunkStarts(alignment.seconds, p.seconds)
         if (starts.length === 0) {
-          yield* ctx.log(`${song.id} dropped: ${alignment.seconds.toFixed(2)} s is shorter than one ${p.seconds} s chunk`)
+          yield* ctx.skip(song.id, `${alignment.seconds.toFixed(2)} s is shorter than one ${p.seconds} s chunk`)
           continue
         }
         const words: TimedWord[] = [...alignment.wordStart].map((start, i) => ({

@@ -58,7 +58,7 @@ export const table = (header, rows, maxWidth = 60) => {
  * @property {number} [rows]
  * @property {string} [error]
  * @property {{ ran: number, cached: number }} [partitions]
- * @property {ReadonlyArray<{ item: string, reason: string }>} [rejected]
+ * @property {ReadonlyArray<{ item: string, reason: string, skipped?: boolean }>} [rejected]
  */
 
 /**
@@ -88,8 +88,12 @@ export const summaryTable = (record) =>
  * @returns {string}
  */
 export const rejectedLines = (record) => {
-  const lines = record.stages.flatMap((s) => (s.rejected ?? []).map((r) => `  ${s.name}: ${r.item}: ${r.reason}`))
-  return lines.length === 0 ? "" : `\nset aside (quarantined) — fix them, or run with --strict to fail on them:\n${lines.join("\n")}\n`
+  /** @param {boolean} skipped */
+  const lines = (skipped) => record.stages.flatMap((s) => (s.rejected ?? []).filter((r) => !!r.skipped === skipped).map((r) => `  ${s.name}: ${r.item}: ${r.reason}`))
+  const bad = lines(false)
+  const left = lines(true)
+  return (bad.length === 0 ? "" : `\nset aside (quarantined) — fix them, or run with --strict to fail on them:\n${bad.join("\n")}\n`) +
+    (left.length === 0 ? "" : `\nleft out:\n${left.join("\n")}\n`)
 }
 
 /**

@@ -10,12 +10,13 @@ import { Col, Stage, Table } from "${RUNTIME}"
 const Row = Schema.Struct({ id: Col.int32 })
 export const keepEven = Stage.define({
   name: "keep-even", version: 1,
-  params: Schema.Struct({ n: Schema.Int }),
+  params: Schema.Struct({ n: Schema.Int, from: Schema.optionalWith(Schema.Int, { default: () => 0 }) }),
   output: Table(Row),
   run: (_i, p, ctx) => Effect.gen(function* () {
     const rows = []
-    for (let id = 0; id < p.n; id++) {
+    for (let id = p.from; id < p.n; id++) {
       if (id % 2 === 1) yield* ctx.reject("item-" + id, "odd numbers cannot be read")
+      else if (id >= 10) yield* ctx.skip("item-" + id, "too big to keep")
       else rows.push({ id })
     }
     return rows
@@ -51,5 +52,15 @@ describe("rejected input items", () => {
     expect(run.stdout).toContain("even: item-3: odd numbers cannot be read")
     const strict = await project.cli(["run", "pipelines/p.ts", "--strict"])
     expect(strict.code).toBe(1)
+  })
+
+  it("skipped items are listed but do not fail --strict", async () => {
+    project = makeProject({ ...files, "pipelines/p.ts": files["pipelines/p.ts"].replace("{ n: 4 }", "{ n: 13 }") })
+    const cli = await project.cli(["run", "pipelines/p.ts"])
+    expect(cli.stdout).toContain("left out:\n  even: item-10: too big to keep\n  even: item-12: too big to keep")
+    project.write("pipelines/only-big.ts", files["pipelines/p.ts"].replace("{ n: 4 }", "{ n: 11, from: 10 }"))
+    const strict = await project.run("pipelines/only-big.ts", { strict: true })
+    expect(strict.status).toBe("success")
+    expect(strict.stages[0]!.rejected).toEqual([{ item: "item-10", reason: "too big to keep", skipped: true }])
   })
 })

@@ -85,6 +85,10 @@ describe("songs → ingest → align → chunk", () => {
     }
     const again = await p.run("pipelines/p.ts")
     expect(again.stages.every((s) => s.status === "cached")).toBe(true)
+    const longer = await p.run("pipelines/p.ts", { overrides: { chunk: { seconds: "9" } } })
+    expect(longer.stages.find((s) => s.name === "chunk")!.rejected).toEqual(["s001", "s002", "s003"].map((item) => ({
+      item, reason: "8.00 s is shorter than one 9 s chunk", skipped: true,
+    })))
   })
 
   it("ingests a new song alone when one is added", async () => {
