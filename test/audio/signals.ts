@@ -3,6 +3,7 @@
  * committed. WAV in every variant comes from `wavVariant`; FLAC, Ogg Vorbis and MP3 from Debian's
  * `flac`, `oggenc` and `lame`, when they are installed (`hasTool` says; tests skip without them).
  */
+import { seededRandom } from "../../audio/synth.ts"
 import { spawnSync } from "node:child_process"
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
@@ -171,17 +172,8 @@ export const rms = (x: Float32Array, from = 0, to = x.length): number => {
 /** A ratio in dB. */
 export const db = (ratio: number): number => 20 * Math.log10(ratio)
 
-/** A seeded generator of numbers in [0, 1) (mulberry32). */
-export const seeded = (seed: number) => {
-  let state = seed >>> 0
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0
-    let t = state
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
+/** A seeded generator of numbers in [0, 1) (mulberry32), as the demo corpus uses. */
+export const seeded = seededRandom
 
 const ascii = (text: string) => Uint8Array.from(text, (c) => c.charCodeAt(0))
 
