@@ -105,7 +105,7 @@ export const runGraph = (graph: Graph, store: Store, options: RunOptions): Effec
           const reason = status === "skipped" && outcome.record.reason.startsWith("not selected")
             ? `input "${input}" (${from}) has no cached result; run it first`
             : `input "${input}" (${from}) ${status === "failed" ? "failed" : "was not produced"}`
-          return { record: baseRecord(node, mode === "run" ? "skipped" : "skipped", reason), manifest: undefined }
+          return { record: baseRecord(node, "skipped", reason), manifest: undefined }
         }
         const inputHashes: Record<string, string> = Object.fromEntries([...upstream].map(([input, o]) => [input, o.manifest!.hash]))
         // An incremental stage extends its own last output when its inputs change. That output is
@@ -183,50 +183,15 @@ export const runGraph = (graph: Graph, store: Store, options: RunOptions): Effec
             ]))
             const values = yield* Effect.cached(Effect.flatMap(readers, (r) => inputValues(r)))
             const files = yield* Effect.either(declaredFiles(values))
-            if (files._tag === "Left") return { value: part.value, key: "", result: undefined, error: files.left }
+            if (files._tag === "Left") return { value: part.value, key: "", result: undefined, error: files.left } satisfies PartitionResult
             const inputs = { ...common.inputs, [by.input]: part.rowsHash, ...Object.fromEntries(cut.map((j) => [j.input, j.part.rowsHash])) }
             const components: KeyComponents = { ...common, inputs, files: files.right, partition: part.value }
-            return { value: part.value, key: cacheKey(components), result: yield* unit(components, part.value, values), error: undefined }
+            return { value: part.value, key: cacheKey(components), result: yield* unit(components, part.value, values), error: undefined } satisfies PartitionResult
           }), { concurrency: "unbounded" })
-        const count = (s: string) => results.filter((r) => r.result?.record.status === s).length
-        const failed = results.filter((r) => r.error || r.result?.record.status === "failed" || r.result?.record.status === "interrupted")
-        const pending = results.filter((r) => r.result?.record.status === "will-run")
-        const keys = Object.fromEntries(results.map((r) => [r.value, r.key]))
-        const partitions = { total: parts.length, ran: count("ran"), cached: count("cached"), failed: failed.length, keys }
-        const record: StageRecord = {
-          ...baseRecord(node, "cached", "cached"),
-          seconds: (Date.now() - started) / 1000,
-          components: common,
-          partitions,
-          backend: [...new Set(results.flatMap((r) => r.result?.record.backend ?? []))],
-          ...rejectedOf(results.flatMap((r) => r.result?.record.rejected ?? [])),
-          device: results.find((r) => r.result?.record.device)?.result?.record.device ?? node.stage.device,
-        }
-        if (failed.length > 0) {
-          const first = failed[0]!
-          const error = first.error?.message ?? first.result?.record.error ?? "failed"
-          return { record: { ...record, status: "failed", reason: `${failed.length} of ${parts.length} partitions failed`, error }, manifest: undefined }
-        }
-        if (pending.length > 0) {
-          const reasons = [...new Set(pending.map((r) => r.result!.record.reason))]
-          const names = pending.slice(0, 5).map((r) => r.value).join(", ") + (pending.length > 5 ? ", ..." : "")
-          return { record: { ...record, status: "will-run", reason: `${pending.length} of ${parts.length} partitions: ${reasons.join("; ")} (${names})` }, manifest: undefined }
-        }
-        const memberBytes = results.reduce((sum, r) => sum + (r.result?.manifest?.bytes ?? 0), 0)
-        const manifest = yield* store.publishComposite(Object.fromEntries(results.map((r) => [r.value, r.result!.manifest!.hash])), memberBytes)
-        const ran = partitions.ran > 0
-        const rows = results.reduce((sum, r) => sum + (r.result?.manifest?.table?.rows ?? 0), 0)
-        return {
-          record: {
-            ...record,
-            status: ran ? "ran" : "cached",
-            reason: ran ? `${partitions.ran} of ${parts.length} partitions: ${[...new Set(results.filter((r) => r.result?.record.status === "ran").map((r) => r.result!.record.reason))].join("; ")}` : "cached",
-            artifact: manifest.hash,
-            bytes: memberBytes,
-            rows,
-          },
-          manifest,
-        }
+        const summary = summarisePartitions(node, results, (Date.now() - started) / 1000, common)
+        if (summary.record.status !== "ran" && summary.record.status !== "cached") return { record: summary.record, manifest: undefined }
+        const manifest = yield* store.publishComposite(summary.members, summary.record.bytes ?? 0)
+        return { record: { ...summary.record, artifact: manifest.hash }, manifest }
       })
 
     const involved = graph.order.filter((n) => selected.has(n) || needed.has(n))
@@ -258,6 +223,58 @@ export const runGraph = (graph: Graph, store: Store, options: RunOptions): Effec
     if (!options.dryRun) yield* saveRecord(store, record)
     return record
   })
+
+/** What resolving one partition gave. */
+interface PartitionResult {
+  readonly value: string
+  readonly key: string
+  readonly result: UnitResult | undefined
+  readonly error: StageFailed | StoreError | ArtifactReadError | undefined
+}
+
+/**
+ * The run-record line of a partitioned stage from its partitions' results: failed if any failed,
+ * "will run" if any will (planning), else ran or cached; and its members (value → artifact hash).
+ */
+const summarisePartitions = (node: GraphNode, results: ReadonlyArray<PartitionResult>, seconds: number, common: KeyComponents) => {
+  const count = (s: string) => results.filter((r) => r.result?.record.status === s).length
+  const failed = results.filter((r) => r.error || r.result?.record.status === "failed" || r.result?.record.status === "interrupted")
+  const pending = results.filter((r) => r.result?.record.status === "will-run")
+  const ranResults = results.filter((r) => r.result?.record.status === "ran")
+  const total = results.length
+  const partitions = { total, ran: ranResults.length, cached: count("cached"), failed: failed.length, keys: Object.fromEntries(results.map((r) => [r.value, r.key])) }
+  const record: StageRecord = {
+    ...baseRecord(node, "cached", "cached"),
+    seconds,
+    components: common,
+    partitions,
+    backend: [...new Set(results.flatMap((r) => r.result?.record.backend ?? []))],
+    ...rejectedOf(results.flatMap((r) => r.result?.record.rejected ?? [])),
+    device: results.find((r) => r.result?.record.device)?.result?.record.device ?? node.stage.device,
+  }
+  const members: Record<string, string> = {}
+  if (failed.length > 0) {
+    const error = failed[0]!.error?.message ?? failed[0]!.result?.record.error ?? "failed"
+    return { record: { ...record, status: "failed" as const, reason: `${failed.length} of ${total} partitions failed`, error }, members }
+  }
+  if (pending.length > 0) {
+    const reasons = [...new Set(pending.map((r) => r.result!.record.reason))]
+    const names = pending.slice(0, 5).map((r) => r.value).join(", ") + (pending.length > 5 ? ", ..." : "")
+    return { record: { ...record, status: "will-run" as const, reason: `${pending.length} of ${total} partitions: ${reasons.join("; ")} (${names})` }, members }
+  }
+  for (const r of results) members[r.value] = r.result!.manifest!.hash
+  const reasons = [...new Set(ranResults.map((r) => r.result!.record.reason))].join("; ")
+  return {
+    record: {
+      ...record,
+      status: ranResults.length > 0 ? "ran" as const : "cached" as const,
+      reason: ranResults.length > 0 ? `${ranResults.length} of ${total} partitions: ${reasons}` : "cached",
+      bytes: results.reduce((sum, r) => sum + (r.result?.manifest?.bytes ?? 0), 0),
+      rows: results.reduce((sum, r) => sum + (r.result?.manifest?.table?.rows ?? 0), 0),
+    },
+    members,
+  }
+}
 
 const rejectedOf = (rejected: ReadonlyArray<{ readonly item: string; readonly reason: string }>) =>
   rejected.length > 0 ? { rejected } : {}
