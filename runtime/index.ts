@@ -10,6 +10,7 @@ export type {
 } from "./artifact.ts"
 export { ArtifactReadError } from "./artifact.ts"
 export { Col } from "./columns.ts"
+export { openTable, writeTable } from "./tables.ts"
 export { PipelineError, StageFailed, StoreError } from "./errors.ts"
 export { Pipeline, use } from "./pipeline.ts"
 export type { Use } from "./pipeline.ts"

@@ -8,13 +8,18 @@ import type { ArtifactWriteError } from "./parquet.ts"
 
 const parquet = Effect.promise(() => import("./parquet.ts"))
 
-/** Writes rows as Parquet shards into `dir`; see `parquet.ts`. */
+/**
+ * Writes rows as Parquet shards `${prefix}-00000.parquet`, ... into `dir` (default prefix `part`);
+ * see `parquet.ts`. Stages use it for Parquet files inside other artifacts, such as a checkpoint's
+ * `metrics` table, which `jukeflow inspect STAGE --sql` then names after the prefix.
+ */
 export const writeTable = <Row>(
   kind: TableKind<Row>,
   rows: RowSource<Row>,
   dir: string,
+  options: { readonly prefix?: string } = {},
 ): Effect.Effect<{ readonly shards: ReadonlyArray<ShardInfo>; readonly rows: number }, ArtifactWriteError> =>
-  Effect.flatMap(parquet, (p) => p.writeTable(kind, rows, dir))
+  Effect.flatMap(parquet, (p) => p.writeTable(kind, rows, dir, options))
 
 /** Opens a table's shards for reading; nothing is loaded or read until a stream runs. */
 export const openTable = <Row>(kind: TableKind<Row>, shards: ReadonlyArray<ShardInfo & { readonly absolutePath: string }>): TableReader<Row> => {

@@ -5,7 +5,7 @@
  */
 import { Effect } from "effect"
 import { promises as fs } from "node:fs"
-import { join, relative } from "node:path"
+import { basename, join, relative } from "node:path"
 import { UsageError } from "../errors.ts"
 import { members } from "../inputs.ts"
 import { loadRecords } from "../record.ts"
@@ -76,8 +76,19 @@ export const inspectCommand = (args: Args) =>
     const asJson = args.flags.has("json")
     const sql = flag(args, "sql")
     if (sql !== undefined) {
-      if (files.length === 0) return yield* new UsageError({ reason: `--sql works on table artifacts; ${target} is ${parts[0]?.kind ?? manifest.kind}` })
-      const result = yield* duckdb({ [name]: files, t: files }, sql)
+      // a table is named after its stage; Parquet files inside other artifacts (a checkpoint's
+      // metrics.parquet) are named after the file
+      const views: Record<string, string[]> = files.length > 0 ? { [name]: files, t: files } : {}
+      if (files.length === 0) {
+        for (const m of parts) {
+          for (const f of m.files.filter((f) => f.path.endsWith(".parquet"))) {
+            const view = basename(f.path, ".parquet").replace(/-\d{5}$/, "") // metrics-00000.parquet → metrics
+            ;(views[view] ??= []).push(join(store.objectDir(m.hash), f.path))
+          }
+        }
+      }
+      if (Object.keys(views).length === 0) return yield* new UsageError({ reason: `--sql works on table artifacts and Parquet files; ${target} is ${parts[0]?.kind ?? manifest.kind} with neither` })
+      const result = yield* duckdb(views, sql)
       yield* print(asJson ? JSON.stringify(result.rows) : table(result.columns, result.rows.map((r) => result.columns.map((c) => cell(r[c])))))
       return 0 as ExitCode
     }

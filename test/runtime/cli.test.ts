@@ -151,4 +151,25 @@ export default Pipeline.define("p", { probe: use(probe) })
     const record = JSON.parse(run.stdout) as { stages: Array<{ artifact: string }> }
     expect(readFileSync(join(project.store.objectDir(record.stages[0]!.artifact), "value.json"), "utf8")).toBe("true")
   })
+
+  it("runs SQL over a Parquet file inside a checkpoint, named after the file", async () => {
+    const { RUNTIME } = await import("./fixture.ts")
+    project = makeProject({
+      "pipelines/p.ts": `import { Effect, Schema } from "effect"
+import { Checkpoint, Col, Pipeline, Stage, Table, use, writeTable } from "${RUNTIME}"
+const Metric = Schema.Struct({ step: Col.int32, loss: Col.float32 })
+const train = Stage.define({
+  name: "train", version: 1, output: Checkpoint(Schema.Struct({ steps: Schema.Int })),
+  run: (_i, _p, ctx) => Effect.as(
+    Effect.orDie(writeTable(Table(Metric), [1, 2, 3].map((step) => ({ step, loss: 1 / step })), ctx.outDir, { prefix: "metrics" })),
+    { steps: 3 }),
 })
+export default Pipeline.define("p", { train: use(train) })
+`,
+    })
+    expect((await project.cli(["run", "pipelines/p.ts"])).code).toBe(0)
+    const sql = await project.cli(["inspect", "train", "--sql", "SELECT max(step) AS steps, min(loss) AS best FROM metrics", "--json"])
+    expect(JSON.parse(sql.stdout)).toEqual([{ steps: 3, best: expect.closeTo(1 / 3, 5) }])
+  })
+})
+
