@@ -1,0 +1,182 @@
+/**
+ * The few functions every convolution and matrix product of the models goes through, each with a
+ * gradient of our own, so that one later change (a native BLAS, a GPU kernel) speeds up them all.
+ *
+ * Layouts: sequences are (B, T, C) ("NWC"); conv weights are (K, Cin, Cout) for both `conv1d` and
+ * `convTranspose1d`. PyTorch stores Conv1d weights as (Cout, Cin, K) (ours = permute(2, 1, 0)) and
+ * ConvTranspose1d weights as (Cin, Cout, K) (ours = permute(2, 0, 1)); padding means what it means
+ * there.
+ *
+ * Why custom gradients: tfjs 4.22 has no gradient for dilated convolutions, its wasm backend has no
+ * Conv2DBackpropFilter, and its wasm Conv2DBackpropInput and transposed matMuls are 3-8× slower than
+ * a plain conv or matMul on the same data (measured). So every conv here is built from three
+ * primitives at the bottom of this file — `correlate` (native conv), `transposedCorrelate`
+ * (polyphase: native convs) and `filterGradient` (im2col + one plain matMul) — and every matMul
+ * from `tf.matMul` without transpose flags.
+ */
+import * as tf from "@tensorflow/tfjs-core"
+import { customGradient } from "./custom-gradient.ts"
+
+/** Options of `conv1d`. */
+export interface ConvOptions {
+  /** Step between output samples (1). */
+  readonly stride?: number
+  /** Spacing between kernel taps (1); a dilated conv needs stride 1. */
+  readonly dilation?: number
+  /** Zeros added to each end of the time axis, or [left, right] (0). */
+  readonly padding?: number | readonly [number, number]
+}
+
+/** Options of `convTranspose1d`. */
+export interface ConvTransposeOptions {
+  /** Upsampling factor (1). */
+  readonly stride?: number
+  /** Samples cut from each end of the output, as in PyTorch (0). */
+  readonly padding?: number
+}
+
+/**
+ * 1-D convolution (cross-correlation, as in every framework): x (B, T, Cin), w (K, Cin, Cout),
+ * b (Cout) → (B, T', Cout) with T' = ⌊(T + padding − dilation·(K − 1) − 1) / stride⌋ + 1.
+ */
+export const conv1d = (x: tf.Tensor3D, w: tf.Tensor3D, b?: tf.Tensor1D, options: ConvOptions = {}): tf.Tensor3D => {
+  const { stride = 1, dilation = 1, padding = 0 } = options
+  if (stride !== 1 && dilation !== 1) throw new RangeError(`conv1d: stride ${stride} with dilation ${dilation}: one of them must be 1`)
+  const [left, right] = typeof padding === "number" ? [padding, padding] : padding
+  const kernel = w.shape[0]
+  const y = customGradient<tf.Tensor3D>([x, w], (save) => {
+    save([x, w])
+    return {
+      value: correlate(padTime(x, left, right), w, stride, dilation),
+      gradFunc: (dy, saved) => {
+        const [x, w] = saved as [tf.Tensor3D, tf.Tensor3D]
+        const padded = padTime(x, left, right)
+        const dPadded = transposedCorrelate(dy, tf.transpose(w, [0, 2, 1]), stride, dilation, padded.shape[1])
+        return [tf.slice(dPadded, [0, left, 0], x.shape), filterGradient(padded, dy, kernel, stride, dilation)]
+      },
+    }
+  })
+  return b === undefined ? y : tf.add(y, b)
+}
+
+/**
+ * Transposed 1-D convolution (the gradient of `conv1d` with respect to its input, used to
+ * upsample): x (B, T, Cin), w (K, Cin, Cout), b (Cout) → (B, (T − 1)·stride + K − 2·padding, Cout).
+ */
+export const convTranspose1d = (x: tf.Tensor3D, w: tf.Tensor3D, b?: tf.Tensor1D, options: ConvTransposeOptions = {}): tf.Tensor3D => {
+  const { stride = 1, padding = 0 } = options
+  const [batch, length] = x.shape
+  const kernel = w.shape[0]
+  const fullLength = (length - 1) * stride + kernel
+  const y = customGradient<tf.Tensor3D>([x, w], (save) => {
+    save([x, w])
+    const full = transposedCorrelate(x, w, stride, 1, fullLength)
+    return {
+      value: tf.slice(full, [0, padding, 0], [batch, fullLength - 2 * padding, w.shape[2]]),
+      gradFunc: (dy, saved) => {
+        const [x, w] = saved as [tf.Tensor3D, tf.Tensor3D]
+        const dFull = padTime(dy, padding, padding)
+        return [correlate(dFull, tf.transpose(w, [0, 2, 1]), stride, 1), tf.transpose(filterGradient(dFull, x, kernel, stride, 1), [0, 2, 1])]
+      },
+    }
+  })
+  return b === undefined ? y : tf.add(y, b)
+}
+
+/**
+ * Matrix product over the last two axes (leading axes are batch axes of equal sizes), with
+ * optional transposes of either operand. Transposes are materialised: plain GEMM on a transposed
+ * copy beats wasm's transposed GEMM paths by about 3×.
+ */
+export const matMul = <R extends tf.Rank>(a: tf.Tensor<R>, b: tf.Tensor<R>, transposeA = false, transposeB = false): tf.Tensor<R> =>
+  customGradient<tf.Tensor<R>>([a, b], (save) => {
+    save([a, b])
+    return {
+      value: tf.matMul(transposeA ? swapLastAxes(a) : a, transposeB ? swapLastAxes(b) : b) as tf.Tensor<R>,
+      gradFunc: (dy, [a, b]) => {
+        const left = transposeA ? swapLastAxes(a!) : a!
+        const right = transposeB ? swapLastAxes(b!) : b!
+        const dLeft = tf.matMul(dy, swapLastAxes(right))
+        const dRight = tf.matMul(swapLastAxes(left), dy)
+        return [transposeA ? swapLastAxes(dLeft) : dLeft, transposeB ? swapLastAxes(dRight) : dRight]
+      },
+    }
+  })
+
+/**
+ * a (M, K) · b (K, N) where b is a constant (a DFT basis, a fixed projection): only a gets a
+ * gradient, which skips the product that b's would cost.
+ */
+export const matMulByConstant = (a: tf.Tensor2D, b: tf.Tensor2D): tf.Tensor2D =>
+  customGradient<tf.Tensor2D>([a], (save) => {
+    save([b])
+    return { value: tf.matMul(a, b), gradFunc: (dy, [b]) => [tf.matMul(dy, tf.transpose(b!))] }
+  })
+
+/** A dense layer on the last axis: x (..., Cin), w (Cin, Cout), b (Cout) → (..., Cout). */
+export const linear = (x: tf.Tensor, w: tf.Tensor2D, b?: tf.Tensor1D): tf.Tensor => {
+  const rows = tf.reshape(x, [-1, w.shape[0]]) as tf.Tensor2D
+  const y = tf.reshape(matMul(rows, w), [...x.shape.slice(0, -1), w.shape[1]])
+  return b === undefined ? y : tf.add(y, b)
+}
+
+// ---------------------------------------------------------------------------------------------
+
+const swapLastAxes = <T extends tf.Tensor>(t: T): T => {
+  const axes = t.shape.map((_, i) => i)
+  axes.push(...axes.splice(-2).reverse())
+  return tf.transpose(t, axes)
+}
+
+/** Zeros before and after the time axis of (B, T, C). */
+const padTime = <T extends tf.Tensor3D>(x: T, left: number, right: number): T =>
+  left === 0 && right === 0 ? x : tf.pad(x, [[0, 0], [left, right], [0, 0]])
+
+/** Zero-pads or cuts the time axis of (B, T, C) to `length`. */
+const fitTime = (x: tf.Tensor3D, length: number): tf.Tensor3D => {
+  const [batch, have, channels] = x.shape
+  if (have === length) return x
+  return have > length ? tf.slice(x, [0, 0, 0], [batch, length, channels]) : padTime(x, 0, length - have)
+}
+
+/** Valid cross-correlation: y[m] = Σ_k x[stride·m + dilation·k] · w[k]. */
+const correlate = (x: tf.Tensor3D, w: tf.Tensor3D, stride: number, dilation: number): tf.Tensor3D =>
+  tf.conv1d(x, w, stride, "valid", "NWC", dilation)
+
+/**
+ * The transpose of `correlate`, x (B, T, Cin), w (K, Cin, Cout): y[stride·m + dilation·k] += x[m] · w[k],
+ * cut or zero-padded to `length`. Written as one stride-1 conv: with stride s, output phase r
+ * (positions s·m + r) only sees taps r, r + s, r + 2s, ..., so the s phase kernels, flipped, become
+ * s·Cout output channels of one conv whose output reshapes to the interleaved signal.
+ */
+const transposedCorrelate = (x: tf.Tensor3D, w: tf.Tensor3D, stride: number, dilation: number, length: number): tf.Tensor3D => {
+  const [kernel, inChannels, outChannels] = w.shape
+  const phaseTaps = Math.ceil(kernel / stride)
+  const taps = phaseTaps * stride > kernel ? tf.pad(w, [[0, phaseTaps * stride - kernel], [0, 0], [0, 0]]) : w
+  const phases = tf.reverse(
+    tf.reshape(tf.transpose(tf.reshape(taps, [phaseTaps, stride, inChannels, outChannels]), [0, 2, 1, 3]), [phaseTaps, inChannels, stride * outChannels]),
+    0,
+  ) as tf.Tensor3D
+  const reach = (phaseTaps - 1) * dilation
+  const interleaved = correlate(padTime(x, reach, reach), phases, 1, dilation) // (B, T + reach, s·Cout)
+  return fitTime(tf.reshape(interleaved, [x.shape[0], -1, outChannels]), length)
+}
+
+/**
+ * Gradient of `correlate` with respect to w: dw[k] = Σ_{b,m} x[b, stride·m + dilation·k]ᵀ dy[b, m].
+ * im2col laid out (K·Cin, B·T') from a channels-first copy of x, so each tap is one contiguous
+ * slice and the product is one plain matMul with dy (B·T', Cout).
+ */
+const filterGradient = (x: tf.Tensor3D, dy: tf.Tensor3D, kernel: number, stride: number, dilation: number): tf.Tensor3D => {
+  const [batch, , inChannels] = x.shape
+  const [, outLength, outChannels] = dy.shape
+  const channelsFirst = tf.transpose(x, [2, 0, 1]) // (Cin, B, T)
+  const taps: tf.Tensor3D[] = []
+  for (let k = 0; k < kernel; k++) {
+    const start = k * dilation
+    taps.push(tf.stridedSlice(channelsFirst, [0, 0, start], [inChannels, batch, start + (outLength - 1) * stride + 1], [1, 1, stride]) as tf.Tensor3D)
+  }
+  const columns = tf.reshape(kernel === 1 ? taps[0]! : tf.concat(taps, 0), [kernel * inChannels, batch * outLength]) as tf.Tensor2D
+  const gradient = tf.matMul(columns, tf.reshape(dy, [batch * outLength, outChannels]) as tf.Tensor2D)
+  return tf.reshape(gradient, [kernel, inChannels, outChannels])
+}

@@ -1,0 +1,22 @@
+/** Backend choice on this machine (no native TensorFlow): wasm first, with our two kernels; gradients registered. */
+import * as tf from "@tensorflow/tfjs-core"
+import { describe, expect, it } from "vitest"
+import { gradientsRegistered, useBestBackend } from "../../models/backend.ts"
+
+describe("useBestBackend", () => {
+  it("takes wasm when no native backend loads, and says which kernels of ours it uses", async () => {
+    expect(await useBestBackend()).toEqual({ name: "wasm", kernels: ["Conv2DBackpropFilter", "UnsortedSegmentSum"] })
+    expect(tf.getBackend()).toBe("wasm")
+    expect(gradientsRegistered()).toBe(true)
+  })
+
+  it("takes the preferred portable backend", async () => {
+    expect(await useBestBackend({ prefer: "cpu" })).toEqual({ name: "cpu", kernels: [] })
+    expect(await useBestBackend({ prefer: "wasm" })).toEqual({ name: "wasm", kernels: ["Conv2DBackpropFilter", "UnsortedSegmentSum"] })
+  })
+
+  it("gives stock ops their gradients", async () => {
+    await useBestBackend()
+    expect([...tf.grad((x: tf.Tensor) => tf.sum(tf.square(x)))(tf.tensor1d([1, -2])).dataSync()]).toEqual([2, -4])
+  })
+})

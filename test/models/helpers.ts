@@ -1,0 +1,65 @@
+/** Shared by the model tests: backends to run on, seeded tensors, finite differences, closeness. */
+import * as tf from "@tensorflow/tfjs-core"
+import { expect } from "vitest"
+import { useBestBackend } from "../../models/backend.ts"
+import { randomNormal, seededRandom } from "../../models/random.ts"
+
+/** The portable backends every model test runs on. */
+export const BACKENDS = ["cpu", "wasm"] as const
+
+/** Switches to `name` (with our extra kernels) and checks that it took. */
+export const onBackend = async (name: (typeof BACKENDS)[number]): Promise<void> => {
+  const choice = await useBestBackend({ prefer: name })
+  expect(choice.name).toBe(name)
+}
+
+/** A float32 tensor of standard normal draws, fixed by `seed`. */
+export const normal = (shape: number[], seed: number, std = 1): tf.Tensor =>
+  randomNormal(shape, std, seededRandom(seed))
+
+/** ∂f/∂input by central differences, element by element (eps: the step). */
+export const numericGradient = (f: (inputs: tf.Tensor[]) => tf.Scalar, inputs: tf.Tensor[], which: number, eps: number): Float32Array => {
+  const base = inputs[which]!.dataSync().slice() as Float32Array
+  const gradient = new Float32Array(base.length)
+  const at = (values: Float32Array): number =>
+    tf.tidy(() => {
+      const moved = inputs.map((t, i) => (i === which ? tf.tensor(values, t.shape, "float32") : t))
+      return f(moved).dataSync()[0]!
+    })
+  for (let i = 0; i < base.length; i++) {
+    const plus = base.slice()
+    const minus = base.slice()
+    plus[i] = base[i]! + eps
+    minus[i] = base[i]! - eps
+    gradient[i] = (at(plus) - at(minus)) / (2 * eps)
+  }
+  return gradient
+}
+
+/** Analytic gradients of f with respect to every input. */
+export const analyticGradients = (f: (inputs: tf.Tensor[]) => tf.Scalar, inputs: tf.Tensor[]): Float32Array[] =>
+  tf.tidy(() => tf.grads((...xs: tf.Tensor[]) => f(xs))(inputs)).map((g) => {
+    const values = g.dataSync() as Float32Array
+    g.dispose()
+    return values
+  })
+
+/** Largest |actual − expected| relative to the largest |expected|. */
+export const relativeError = (actual: ArrayLike<number>, expected: ArrayLike<number>): number => {
+  expect(actual.length).toBe(expected.length)
+  let error = 0
+  let scale = 0
+  for (let i = 0; i < expected.length; i++) {
+    error = Math.max(error, Math.abs(actual[i]! - expected[i]!))
+    scale = Math.max(scale, Math.abs(expected[i]!))
+  }
+  return error / Math.max(scale, 1e-30)
+}
+
+/** Asserts closeness relative to the largest expected magnitude. */
+export const expectClose = (actual: ArrayLike<number>, expected: ArrayLike<number>, tolerance: number): void => {
+  expect(relativeError(actual, expected)).toBeLessThan(tolerance)
+}
+
+/** A loss that weighs every output element by a fixed random number, so each gets its own gradient. */
+export const weighted = (y: tf.Tensor, seed: number): tf.Scalar => tf.sum(tf.mul(y, normal(y.shape, seed)))
