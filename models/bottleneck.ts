@@ -47,7 +47,7 @@ export interface CodebookMetrics {
 
 /** What `quantize` returns for a batch of encoder vectors. */
 export interface Quantized {
-  /** Nearest code of each vector (N), int32. */
+  /** Nearest code of each vector (N), int32; kept outside any tidy: the caller disposes it. */
   readonly codes: tf.Tensor1D
   /** The codes' vectors (N, D); their gradient passes straight through to the encoder's. */
   readonly quantized: tf.Tensor2D

@@ -73,8 +73,9 @@ export const decodeSafetensors = (bytes: Uint8Array, name = "safetensors"): { te
     const { dtype, shape, data_offsets: [from, to] } = entry as { dtype: SafeDtype; shape: number[]; data_offsets: [number, number] }
     if (!(dtype in BYTES)) throw new RangeError(`${name}: tensor ${key} has unsupported dtype ${dtype}`)
     if (dataStart + to > bytes.length) throw new RangeError(`${name}: tensor ${key} runs past the end of the file`)
-    // copy, so the tensor is aligned and owns its memory
-    const copy = bytes.slice(dataStart + from, dataStart + to)
+    // copy, so the tensor is aligned and owns its memory (a Node Buffer's slice would be a view)
+    const copy = new Uint8Array(to - from)
+    copy.set(bytes.subarray(dataStart + from, dataStart + to))
     tensors[key] = { dtype, shape, data: ARRAY[dtype](copy.buffer, 0, (to - from) / BYTES[dtype]) }
   }
   return { tensors, metadata: { ...(header.__metadata__ as Record<string, string> | undefined) } }

@@ -22,7 +22,7 @@ export interface TrainConfig {
   readonly learningRate: number
   /** Steps of linear warm-up from 0 to the peak learning rate. */
   readonly warmupSteps: number
-  /** Gradients whose global norm exceeds this are scaled down to it. */
+  /** Gradients whose global norm exceeds this are scaled down to it (norms of the scaled losses' gradients). */
   readonly clipNorm: number
   /** The spectral loss's resolutions (`spectralLossStfts(sampleRate)`). */
   readonly stfts: readonly StftConfig[]
@@ -68,7 +68,10 @@ export interface StepMetrics {
   readonly learningRate: number
 }
 
-/** Trains `autoencoder` on one batch of audio (B, T, channels); `optimizer.step` counts the steps. */
+/**
+ * Trains `autoencoder` on one batch of audio (B, T, channels); `optimizer.step` counts the steps.
+ * The first step (optimizer.step 0) first fills the codebook from this batch's encoder output.
+ */
 export const trainStep = (autoencoder: Autoencoder, optimizer: AdamState, audio: tf.Tensor3D, config: TrainConfig): StepMetrics => {
   if (!gradientsRegistered()) throw new Error("trainStep: TensorFlow.js gradients are not registered; await useBestBackend() first")
   const { bottleneck, weights } = autoencoder

@@ -79,7 +79,6 @@ export const DEMO_VQVAE: VQVAEConfig = {
   sampleRate: 22050,
   codebookSize: 256,
   embeddingWidth: 32,
-  dilationCycle: 3,
   levels: [
     { downs: 3, width: 16, depth: 3, residualWidth: 16 },
     { downs: 5, width: 16, depth: 2, residualWidth: 16 },

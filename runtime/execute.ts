@@ -188,6 +188,7 @@ const compute = (unit: Unit): Effect.Effect<UnitResult, StoreError, Scope.Scope>
 /** One sentence for a failed `run`: the error's message, or the defect's. */
 const causeReason = (cause: Cause.Cause<unknown>): string => {
   const failure = Cause.squash(cause)
+  if (failure instanceof StageFailed) return failure.reason
   if (failure instanceof Error) return failure.message.split("\n")[0] || failure.name
   if (typeof failure === "object" && failure !== null && "message" in failure) return String((failure as { message: unknown }).message)
   return String(failure)

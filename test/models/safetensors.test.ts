@@ -30,4 +30,11 @@ describe("safetensors", () => {
     expect(() => decodeSafetensors(bytes.subarray(0, bytes.length - 4), "m.safetensors")).toThrow("m.safetensors: tensor x runs past the end of the file")
     expect(() => encodeSafetensors({ x: { dtype: "F32", shape: [3], data: new Float32Array(4) } })).toThrow("x has shape [3] but 4 values")
   })
+
+  it("decodes from a Node Buffer (whose slices are views into a shared pool)", () => {
+    const bytes = encodeSafetensors({ w: { dtype: "F32", shape: [3], data: Float32Array.from([1.5, -2, 3]) } })
+    const pooled = Buffer.concat([Buffer.alloc(13, 7), Buffer.from(bytes)]).subarray(13)
+    expect(Array.from(decodeSafetensors(pooled).tensors.w!.data as Float32Array)).toEqual([1.5, -2, 3])
+  })
 })
+
