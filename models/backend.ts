@@ -25,7 +25,23 @@ export type PortableBackend = "wasm" | "cpu"
  * Sets the best backend that loads and returns it. `prefer` tries that backend first (tests and
  * benchmarks pin one); the others remain fall-backs.
  */
-export const useBestBackend = async (options: { prefer?: PortableBackend } = {}): Promise<BackendChoice> => {
+export const useBestBackend = (options: { prefer?: PortableBackend } = {}): Promise<BackendChoice> => {
+  // Stages running side by side in one process ask at once: the backend is set up once, and
+  // later calls (with the same preference) share that set-up.
+  const key = options.prefer ?? "best"
+  let choice = choices.get(key)
+  if (choice === undefined || (tf.getBackend() !== undefined && chosen.get(key) !== tf.getBackend())) {
+    choice = chooseBackend(options).then((c) => (chosen.set(key, c.name), c))
+    choices.set(key, choice)
+    choice.catch(() => choices.delete(key))
+  }
+  return choice
+}
+
+const choices = new Map<string, Promise<BackendChoice>>()
+const chosen = new Map<string, string>()
+
+const chooseBackend = async (options: { prefer?: PortableBackend }): Promise<BackendChoice> => {
   await registerGradients()
   const order = options.prefer === undefined ? DEFAULT_ORDER : [options.prefer, ...DEFAULT_ORDER.filter((b) => b !== options.prefer)]
   for (const candidate of order) {

@@ -1,0 +1,59 @@
+/** encode through the runtime: token shards of every level, deterministic, per song. */
+import { Effect } from "effect"
+import { afterEach, describe, expect, it } from "vitest"
+import { duckdb } from "../../runtime/cli/inspect.ts"
+import { writeDemoCorpus } from "../../stages/demo-corpus.ts"
+import { makeProject, type Project, REPO, RUNTIME } from "../runtime/fixture.ts"
+
+let project: Project | undefined
+afterEach(() => project?.remove())
+
+const level = (name: string, n: number) =>
+  `  ${name}: use(vqvaeTrain, { params: { level: ${n}, steps: 2, batch: 1, clipSamples: 2048, warmupSteps: 1 }, inputs: { chunks: "chunk", audio: "ingest" } }),`
+
+const pipeline = `import { Pipeline, use } from "${RUNTIME}"
+import { songs } from "${REPO}/stages/songs.ts"
+import { ingest } from "${REPO}/stages/ingest.ts"
+import { vocab } from "${REPO}/stages/vocab.ts"
+import { align } from "${REPO}/stages/align.ts"
+import { chunk } from "${REPO}/stages/chunk.ts"
+import { vqvaeTrain } from "${REPO}/stages/vqvae-train.ts"
+import { encode } from "${REPO}/stages/encode.ts"
+export default Pipeline.define("encode", {
+  songs: use(songs, { params: { manifest: "data/manifest.jsonl" } }),
+  ingest: use(ingest, { params: { sampleRate: 22050 }, inputs: { songs: "songs" } }),
+  vocab: use(vocab, { inputs: { songs: "songs" } }),
+  align: use(align, { inputs: { songs: "songs", audio: "ingest" } }),
+  chunk: use(chunk, { params: { seconds: 2, heldOutPercent: 0 }, inputs: { songs: "songs", alignments: "align", vocab: "vocab" } }),
+${level("bottom", 0)}
+${level("middle", 1)}
+${level("top", 2)}
+  encode: use(encode, { params: { windowTokens: 4096 }, inputs: { songs: "songs", audio: "ingest", bottom: "bottom", middle: "middle", top: "top" } }),
+})
+`
+
+describe("encode", () => {
+  it("writes every level's codes as token shards, the same bytes when forced to run again", async () => {
+    project = makeProject({ "pipelines/p.ts": pipeline })
+    await writeDemoCorpus(project.path("data"), { songs: 2, seconds: 3, seed: 9 })
+    const first = await project.run("pipelines/p.ts")
+    expect(first.stages.filter((s) => s.error).map((s) => `${s.name}: ${s.error}`)).toEqual([])
+    expect(first.status).toBe("success")
+    const encoded = first.stages.find((s) => s.name === "encode")!
+    expect(encoded.partitions).toMatchObject({ total: 2, ran: 2 })
+    const manifest = await Effect.runPromise(project.store.manifest(encoded.artifact!))
+    const shards = await Promise.all(Object.values(manifest.partitions!).map(async (hash) => {
+      const member = await Effect.runPromise(project!.store.manifest(hash))
+      return member.table!.shards.map((s) => `${project!.store.objectDir(hash)}/${s.path}`)
+    }))
+    const { rows } = await Effect.runPromise(duckdb({ t: shards.flat() }, "SELECT song_id, level, count(*) AS windows, sum(len(tokens)) AS tokens, max(list_max(tokens)) AS top FROM t GROUP BY 1, 2 ORDER BY 1, 2"))
+    // 3 s at 22.05 kHz = 66,150 samples: 8,269 codes at hop 8 (two windows of 4,096 and one of 77), 2,068 at hop 32, 517 at hop 128
+    expect(rows.map((r) => [r.song_id, r.level, Number(r.windows), Number(r.tokens)])).toEqual([
+      ["s001", 0, 3, 8269], ["s001", 1, 1, 2068], ["s001", 2, 1, 517],
+      ["s002", 0, 3, 8269], ["s002", 1, 1, 2068], ["s002", 2, 1, 517],
+    ])
+    expect(rows.every((r) => Number(r.top) < 256)).toBe(true) // the demo codebook
+    const again = await project.run("pipelines/p.ts", { force: ["encode"] })
+    expect(again.stages.find((s) => s.name === "encode")!.artifact).toBe(encoded.artifact)
+  })
+})
