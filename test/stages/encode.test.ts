@@ -19,6 +19,7 @@ import { align } from "${REPO}/stages/align.ts"
 import { chunk } from "${REPO}/stages/chunk.ts"
 import { vqvaeTrain } from "${REPO}/stages/vqvae-train.ts"
 import { encode } from "${REPO}/stages/encode.ts"
+import { decode } from "${REPO}/stages/decode.ts"
 export default Pipeline.define("encode", {
   songs: use(songs, { params: { manifest: "data/manifest.jsonl" } }),
   ingest: use(ingest, { params: { sampleRate: 22050 }, inputs: { songs: "songs" } }),
@@ -29,11 +30,12 @@ ${level("bottom", 0)}
 ${level("middle", 1)}
 ${level("top", 2)}
   encode: use(encode, { params: { windowTokens: 4096 }, inputs: { songs: "songs", audio: "ingest", bottom: "bottom", middle: "middle", top: "top" } }),
+  decode: use(decode, { inputs: { tokens: "encode", bottom: "bottom", middle: "middle", top: "top" } }),
 })
 `
 
-describe("encode", () => {
-  it("writes every level's codes as token shards, the same bytes when forced to run again", async () => {
+describe("encode and decode", () => {
+  it("writes every level's codes as token shards, the same bytes when forced to run again, and decodes them to a WAV per level", async () => {
     project = makeProject({ "pipelines/p.ts": pipeline })
     await writeDemoCorpus(project.path("data"), { songs: 2, seconds: 3, seed: 9 })
     const first = await project.run("pipelines/p.ts")
@@ -55,5 +57,23 @@ describe("encode", () => {
     expect(rows.every((r) => Number(r.top) < 256)).toBe(true) // the demo codebook
     const again = await project.run("pipelines/p.ts", { force: ["encode"] })
     expect(again.stages.find((s) => s.name === "encode")!.artifact).toBe(encoded.artifact)
+    expect(again.stages.find((s) => s.name === "decode")!.status).toBe("cached") // identical tokens: early cut-off
+
+    const decoded = first.stages.find((s) => s.name === "decode")!
+    const wavs = await Effect.runPromise(Effect.gen(function* () {
+      const composite = yield* project!.store.manifest(decoded.artifact!)
+      const out: string[] = []
+      for (const hash of Object.values(composite.partitions!)) {
+        const member = yield* project!.store.manifest(hash)
+        out.push(...member.files.filter((f) => f.path.endsWith(".wav")).map((f) => `${project!.store.objectDir(hash)}/${f.path}`))
+      }
+      return out
+    }))
+    expect(wavs.map((w) => w.split("/").slice(-2).join("/")).sort()).toEqual(
+      ["s001/level-0.wav", "s001/level-1.wav", "s001/level-2.wav", "s002/level-0.wav", "s002/level-1.wav", "s002/level-2.wav"])
+    const { readAudioFile } = await import("../../audio/decode.ts")
+    const bottom = await readAudioFile(wavs.find((w) => w.endsWith("s001/level-0.wav"))!)
+    expect(bottom.sampleRate).toBe(22050)
+    expect(bottom.channels[0]!.length).toBe(8269 * 8)
   })
 })
