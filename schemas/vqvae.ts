@@ -47,3 +47,27 @@ export type TrainMetric = typeof TrainMetric.Type
 
 /** The metrics table inside a checkpoint (`jukeflow inspect vqvae-top --sql "... FROM metrics"`). */
 export const TrainMetrics = Table(TrainMetric)
+
+/** What `evaluate` measured for one level. */
+export const LevelEvaluation = Schema.Struct({
+  level: Schema.Int,
+  hop: Schema.Int,
+  /** What the level's codes cost: codes per second × log2(codebook size). */
+  bitrateKbps: Schema.Number,
+  /** Spectral convergence on the held-out songs, in dB (lower is better); null with no held-out song. */
+  spectralConvergenceDb: Schema.NullOr(Schema.Number),
+  /** Opus at the same bitrate (raised to its 6 kb/s floor), when opus-tools are installed. */
+  opusKbps: Schema.NullOr(Schema.Number),
+  opusSpectralConvergenceDb: Schema.NullOr(Schema.Number),
+  /** Distinct codes used over all songs, and the entropy of their histogram in bits. */
+  codesUsed: Schema.Int,
+  entropyBits: Schema.Number,
+})
+
+/** The evaluation of a VQ-VAE. */
+export const Evaluation = Schema.Struct({
+  heldOutSongs: Schema.Array(Schema.String),
+  opus: Schema.String,
+  levels: Schema.Array(LevelEvaluation),
+})
+export type Evaluation = typeof Evaluation.Type

@@ -9,34 +9,13 @@ import { mkdir, writeFile } from "node:fs/promises"
 import { join } from "node:path"
 import { encodeWav } from "../audio/wav.ts"
 import { useBestBackend } from "../models/backend.ts"
-import { autoencoderVariables, decodeCodes, type Autoencoder } from "../models/vqvae.ts"
-import { TokenShards, type TokenWindow } from "../schemas/tokens.ts"
+import { decodeSong } from "../models/segments.ts"
+import { autoencoderVariables } from "../models/vqvae.ts"
+import { sequenceOf } from "../dataset/tokens.ts"
+import { TokenShards } from "../schemas/tokens.ts"
 import { VqvaeCheckpoint } from "../schemas/vqvae.ts"
 import { Files, Stage } from "../runtime/index.ts"
 import { loadAutoencoder } from "./vqvae-checkpoint.ts"
-
-/** Codes decoded at once. */
-const SEGMENT_CODES = 4096
-
-/** Audio of a code sequence, decoded segment by segment. */
-const audioOf = (model: Autoencoder, codes: Int16Array, hop: number): Float32Array => {
-  const out = new Float32Array(codes.length * hop)
-  for (let start = 0; start < codes.length; start += SEGMENT_CODES) {
-    const segment = codes.subarray(start, Math.min(codes.length, start + SEGMENT_CODES))
-    const audio = tf.tidy(() => decodeCodes(model, tf.tensor2d(Int32Array.from(segment), [1, segment.length], "int32")))
-    out.set(audio.dataSync() as Float32Array, start * hop)
-    audio.dispose()
-  }
-  return out
-}
-
-/** The code sequence of one song at one level, from its windows in order. */
-const sequenceOf = (windows: ReadonlyArray<TokenWindow>): Int16Array => {
-  const sorted = [...windows].sort((a, b) => a.start - b.start)
-  const out = new Int16Array(sorted.reduce((n, w) => Math.max(n, w.start + w.tokens.length), 0))
-  for (const w of sorted) out.set(w.tokens, w.start)
-  return out
-}
 
 /** Decodes every song's codes to one WAV per level. */
 export const decode = Stage.define({
@@ -58,7 +37,7 @@ export const decode = Stage.define({
         for (const [level, checkpoint] of checkpoints.entries()) {
           const codes = sequenceOf(windows.filter((w) => w.song_id === song && w.level === level))
           if (codes.length === 0) continue
-          const audio = audioOf(models[level]!, codes, checkpoint.config.hop)
+          const audio = decodeSong(models[level]!, codes, checkpoint.config.hop)
           yield* Effect.promise(() => writeFile(join(ctx.outDir, song, `level-${level}.wav`), encodeWav([audio], checkpoint.config.sampleRate)))
         }
       }

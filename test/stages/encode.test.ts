@@ -1,5 +1,6 @@
 /** encode through the runtime: token shards of every level, deterministic, per song. */
 import { Effect } from "effect"
+import { readFileSync } from "node:fs"
 import { afterEach, describe, expect, it } from "vitest"
 import { duckdb } from "../../runtime/cli/inspect.ts"
 import { writeDemoCorpus } from "../../stages/demo-corpus.ts"
@@ -20,29 +21,31 @@ import { chunk } from "${REPO}/stages/chunk.ts"
 import { vqvaeTrain } from "${REPO}/stages/vqvae-train.ts"
 import { encode } from "${REPO}/stages/encode.ts"
 import { decode } from "${REPO}/stages/decode.ts"
+import { evaluate } from "${REPO}/stages/evaluate.ts"
 export default Pipeline.define("encode", {
   songs: use(songs, { params: { manifest: "data/manifest.jsonl" } }),
   ingest: use(ingest, { params: { sampleRate: 22050 }, inputs: { songs: "songs" } }),
   vocab: use(vocab, { inputs: { songs: "songs" } }),
   align: use(align, { inputs: { songs: "songs", audio: "ingest" } }),
-  chunk: use(chunk, { params: { seconds: 2, heldOutPercent: 0 }, inputs: { songs: "songs", alignments: "align", vocab: "vocab" } }),
+  chunk: use(chunk, { params: { seconds: 2, heldOutPercent: 30 }, inputs: { songs: "songs", alignments: "align", vocab: "vocab" } }),
 ${level("bottom", 0)}
 ${level("middle", 1)}
 ${level("top", 2)}
   encode: use(encode, { params: { windowTokens: 4096 }, inputs: { songs: "songs", audio: "ingest", bottom: "bottom", middle: "middle", top: "top" } }),
   decode: use(decode, { inputs: { tokens: "encode", bottom: "bottom", middle: "middle", top: "top" } }),
+  evaluate: use(evaluate, { inputs: { audio: "ingest", chunks: "chunk", tokens: "encode", bottom: "bottom", middle: "middle", top: "top" } }),
 })
 `
 
-describe("encode and decode", () => {
-  it("writes every level's codes as token shards, the same bytes when forced to run again, and decodes them to a WAV per level", async () => {
+describe("encode, decode and evaluate", () => {
+  it("encodes every level to token shards (the same bytes when forced again), decodes a WAV per level, and evaluates held-out songs beside Opus", async () => {
     project = makeProject({ "pipelines/p.ts": pipeline })
-    await writeDemoCorpus(project.path("data"), { songs: 2, seconds: 3, seed: 9 })
+    await writeDemoCorpus(project.path("data"), { songs: 3, seconds: 3, seed: 9 }) // s003 is held out at 30%
     const first = await project.run("pipelines/p.ts")
     expect(first.stages.filter((s) => s.error).map((s) => `${s.name}: ${s.error}`)).toEqual([])
     expect(first.status).toBe("success")
     const encoded = first.stages.find((s) => s.name === "encode")!
-    expect(encoded.partitions).toMatchObject({ total: 2, ran: 2 })
+    expect(encoded.partitions).toMatchObject({ total: 3, ran: 3 })
     const manifest = await Effect.runPromise(project.store.manifest(encoded.artifact!))
     const shards = await Promise.all(Object.values(manifest.partitions!).map(async (hash) => {
       const member = await Effect.runPromise(project!.store.manifest(hash))
@@ -53,6 +56,7 @@ describe("encode and decode", () => {
     expect(rows.map((r) => [r.song_id, r.level, Number(r.windows), Number(r.tokens)])).toEqual([
       ["s001", 0, 3, 8269], ["s001", 1, 1, 2068], ["s001", 2, 1, 517],
       ["s002", 0, 3, 8269], ["s002", 1, 1, 2068], ["s002", 2, 1, 517],
+      ["s003", 0, 3, 8269], ["s003", 1, 1, 2068], ["s003", 2, 1, 517],
     ])
     expect(rows.every((r) => Number(r.top) < 256)).toBe(true) // the demo codebook
     const again = await project.run("pipelines/p.ts", { force: ["encode"] })
@@ -70,10 +74,21 @@ describe("encode and decode", () => {
       return out
     }))
     expect(wavs.map((w) => w.split("/").slice(-2).join("/")).sort()).toEqual(
-      ["s001/level-0.wav", "s001/level-1.wav", "s001/level-2.wav", "s002/level-0.wav", "s002/level-1.wav", "s002/level-2.wav"])
+      ["s001", "s002", "s003"].flatMap((song) => [0, 1, 2].map((level) => `${song}/level-${level}.wav`)))
     const { readAudioFile } = await import("../../audio/decode.ts")
     const bottom = await readAudioFile(wavs.find((w) => w.endsWith("s001/level-0.wav"))!)
     expect(bottom.sampleRate).toBe(22050)
     expect(bottom.channels[0]!.length).toBe(8269 * 8)
+
+    const evaluation = first.stages.find((s) => s.name === "evaluate")!
+    const report = JSON.parse(readFileSync(`${project.store.objectDir(evaluation.artifact!)}/value.json`, "utf8"))
+    expect(report.heldOutSongs).toEqual(["s003"])
+    expect(report.levels.map((l: { hop: number }) => l.hop)).toEqual([8, 32, 128])
+    for (const l of report.levels) {
+      expect(Number.isFinite(l.spectralConvergenceDb)).toBe(true) // two training steps: poor, but measured
+      expect(l.codesUsed).toBeGreaterThan(0)
+      expect(l.entropyBits).toBeLessThanOrEqual(8) // a 256-code codebook
+      if (report.opus === "opus-tools") expect(l.opusSpectralConvergenceDb).toBeLessThan(l.spectralConvergenceDb)
+    }
   })
 })
