@@ -270,7 +270,7 @@ const summarisePartitions = (node: GraphNode, results: ReadonlyArray<PartitionRe
       status: ranResults.length > 0 ? "ran" as const : "cached" as const,
       reason: ranResults.length > 0 ? `${ranResults.length} of ${total} partitions: ${reasons}` : "cached",
       bytes: results.reduce((sum, r) => sum + (r.result?.manifest?.bytes ?? 0), 0),
-      rows: results.reduce((sum, r) => sum + (r.result?.manifest?.table?.rows ?? 0), 0),
+      rows: results.some((r) => r.result?.manifest?.table) ? results.reduce((sum, r) => sum + (r.result?.manifest?.table?.rows ?? 0), 0) : undefined,
     },
     members,
   }

@@ -20,24 +20,30 @@ const jukeflow = (...args: string[]) => {
 }
 
 describe.runIf(process.env.JUKEFLOW_SLOW === "1")("pipelines/demo.ts", () => {
-  it("runs end to end, then fully cached, then re-runs only what a param change touches", () => {
+  it("runs end to end, then fully cached, then re-runs only what a change touches", { timeout: 900_000 }, () => {
     const first = jukeflow("run", "pipelines/demo.ts", "--json")
     expect(first.status, first.stderr).toBe(0)
     const record = JSON.parse(first.stdout) as { stages: Array<{ name: string; status: string }> }
-    expect(record.stages.map((s) => s.name)).toEqual(["corpus", "songs", "ingest", "vocab", "align", "chunk"])
+    expect(record.stages.map((s) => s.name)).toEqual([
+      "corpus", "songs", "ingest", "vocab", "align", "chunk", "vqvae-bottom", "vqvae-middle", "vqvae-top", "encode", "decode", "evaluate",
+    ])
     expect(record.stages.every((s) => s.status === "ran")).toBe(true)
 
     const second = jukeflow("run", "pipelines/demo.ts")
     expect(second.status).toBe(0)
-    expect(second.stdout).toMatch(/done: 0 ran, 6 cached/)
+    expect(second.stdout).toMatch(/done: 0 ran, 12 cached/)
 
-    const changed = jukeflow("run", "pipelines/demo.ts", "--set", "chunk.seconds=4", "--json")
-    const ran = (JSON.parse(changed.stdout) as { stages: Array<{ name: string; status: string }> }).stages.filter((s) => s.status === "ran")
+    // a forced chunk gives the same bytes: nothing downstream runs again (early cut-off)
+    const forced = jukeflow("run", "pipelines/demo.ts", "--force", "chunk", "--json")
+    const ran = (JSON.parse(forced.stdout) as { stages: Array<{ name: string; status: string }> }).stages.filter((s) => s.status === "ran")
     expect(ran.map((s) => s.name)).toEqual(["chunk"])
 
     const inspect = jukeflow("inspect", "ingest", "--json")
     const ingest = JSON.parse(inspect.stdout) as { rows: number; columns: Array<{ name: string }> }
     expect(ingest.rows).toBe(72)
     expect(ingest.columns.map((c) => c.name)).toEqual(expect.arrayContaining(["seconds", "peakDbfs", "rmsDbfs", "clippedFraction"]))
+
+    const evaluation = JSON.parse(jukeflow("inspect", "evaluate", "--json").stdout) as { value: { levels: Array<{ hop: number }> } }
+    expect(evaluation.value.levels.map((l) => l.hop)).toEqual([8, 32, 128])
   })
 })
