@@ -4,38 +4,24 @@ import { readFileSync } from "node:fs"
 import { afterEach, describe, expect, it } from "vitest"
 import { duckdb } from "../../runtime/cli/inspect.ts"
 import { writeDemoCorpus } from "../../stages/demo-corpus.ts"
-import { makeProject, type Project, REPO, RUNTIME } from "../runtime/fixture.ts"
+import { makeProject, type Project } from "../runtime/fixture.ts"
+import { pipelineSource } from "./pipeline-source.ts"
 
 let project: Project | undefined
 afterEach(() => project?.remove())
 
 const level = (name: string, n: number) =>
-  `  ${name}: use(vqvaeTrain, { params: { level: ${n}, steps: 2, batch: 1, clipSamples: 2048, warmupSteps: 1 }, inputs: { chunks: "chunk", audio: "ingest" } }),`
+  `${name}: use(vqvaeTrain, { params: { level: ${n}, steps: 2, batch: 1, clipSamples: 2048, warmupSteps: 1 }, inputs: { chunks: "chunk", audio: "ingest" } }),`
 
-const pipeline = `import { Pipeline, use } from "${RUNTIME}"
-import { songs } from "${REPO}/stages/songs.ts"
-import { ingest } from "${REPO}/stages/ingest.ts"
-import { vocab } from "${REPO}/stages/vocab.ts"
-import { align } from "${REPO}/stages/align.ts"
-import { chunk } from "${REPO}/stages/chunk.ts"
-import { vqvaeTrain } from "${REPO}/stages/vqvae-train.ts"
-import { encode } from "${REPO}/stages/encode.ts"
-import { decode } from "${REPO}/stages/decode.ts"
-import { evaluate } from "${REPO}/stages/evaluate.ts"
-export default Pipeline.define("encode", {
-  songs: use(songs, { params: { manifest: "data/manifest.jsonl" } }),
-  ingest: use(ingest, { params: { sampleRate: 22050 }, inputs: { songs: "songs" } }),
-  vocab: use(vocab, { inputs: { songs: "songs" } }),
-  align: use(align, { inputs: { songs: "songs", audio: "ingest" } }),
-  chunk: use(chunk, { params: { seconds: 2, heldOutPercent: 30 }, inputs: { songs: "songs", alignments: "align", vocab: "vocab" } }),
-${level("bottom", 0)}
-${level("middle", 1)}
-${level("top", 2)}
-  encode: use(encode, { params: { windowTokens: 4096 }, inputs: { songs: "songs", audio: "ingest", bottom: "bottom", middle: "middle", top: "top" } }),
-  decode: use(decode, { inputs: { tokens: "encode", bottom: "bottom", middle: "middle", top: "top" } }),
-  evaluate: use(evaluate, { inputs: { audio: "ingest", chunks: "chunk", tokens: "encode", bottom: "bottom", middle: "middle", top: "top" } }),
+const pipeline = pipelineSource({
+  chunk: "{ seconds: 2, heldOutPercent: 30 }",
+  more: [
+    level("bottom", 0), level("middle", 1), level("top", 2),
+    `encode: use(encode, { params: { windowTokens: 4096 }, inputs: { songs: "songs", audio: "ingest", bottom: "bottom", middle: "middle", top: "top" } }),`,
+    `decode: use(decode, { inputs: { tokens: "encode", bottom: "bottom", middle: "middle", top: "top" } }),`,
+    `evaluate: use(evaluate, { inputs: { audio: "ingest", chunks: "chunk", tokens: "encode", bottom: "bottom", middle: "middle", top: "top" } }),`,
+  ],
 })
-`
 
 describe("encode, decode and evaluate", () => {
   it("encodes every level to token shards (the same bytes when forced again), decodes a WAV per level, and evaluates held-out songs beside Opus", async () => {

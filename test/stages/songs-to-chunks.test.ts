@@ -14,25 +14,13 @@ import { Alignments } from "../../schemas/alignment.ts"
 import { Ingested } from "../../schemas/audio.ts"
 import { Chunks } from "../../schemas/chunks.ts"
 import type { TableKind, TableReader } from "../../runtime/artifact.ts"
-import { makeProject, type Project, REPO, RUNTIME } from "../runtime/fixture.ts"
+import { makeProject, type Project } from "../runtime/fixture.ts"
+import { pipelineSource } from "./pipeline-source.ts"
 
 let project: Project | undefined
 afterEach(() => project?.remove())
 
-const pipeline = `import { Pipeline, use } from "${RUNTIME}"
-import { songs } from "${REPO}/stages/songs.ts"
-import { ingest } from "${REPO}/stages/ingest.ts"
-import { vocab } from "${REPO}/stages/vocab.ts"
-import { align } from "${REPO}/stages/align.ts"
-import { chunk } from "${REPO}/stages/chunk.ts"
-export default Pipeline.define("songs", {
-  songs: use(songs, { params: { manifest: "data/manifest.jsonl" } }),
-  ingest: use(ingest, { params: { sampleRate: 16000 }, inputs: { songs: "songs" } }),
-  vocab: use(vocab, { inputs: { songs: "songs" } }),
-  align: use(align, { inputs: { songs: "songs", audio: "ingest" } }),
-  chunk: use(chunk, { params: { seconds: 3, lyricChars: 48, heldOutPercent: 30 }, inputs: { songs: "songs", alignments: "align", vocab: "vocab" } }),
-})
-`
+const pipeline = pipelineSource({ chunk: "{ seconds: 3, lyricChars: 48, heldOutPercent: 30 }", sampleRate: 16000 })
 
 const setup = async (songs = 3) => {
   project = makeProject({ "pipelines/p.ts": pipeline })

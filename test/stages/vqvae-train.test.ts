@@ -12,7 +12,8 @@ import type { RunEvent } from "../../runtime/reporter.ts"
 import { runGraph } from "../../runtime/runner.ts"
 import { Store } from "../../runtime/store.ts"
 import { writeDemoCorpus } from "../../stages/demo-corpus.ts"
-import { makeProject, type Project, REPO, RUNTIME } from "../runtime/fixture.ts"
+import { makeProject, type Project } from "../runtime/fixture.ts"
+import { pipelineSource } from "./pipeline-source.ts"
 
 let projects: Project[] = []
 afterEach(() => {
@@ -20,22 +21,10 @@ afterEach(() => {
   projects = []
 })
 
-const pipeline = `import { Pipeline, use } from "${RUNTIME}"
-import { songs } from "${REPO}/stages/songs.ts"
-import { ingest } from "${REPO}/stages/ingest.ts"
-import { vocab } from "${REPO}/stages/vocab.ts"
-import { align } from "${REPO}/stages/align.ts"
-import { chunk } from "${REPO}/stages/chunk.ts"
-import { vqvaeTrain } from "${REPO}/stages/vqvae-train.ts"
-export default Pipeline.define("train", {
-  songs: use(songs, { params: { manifest: "data/manifest.jsonl" } }),
-  ingest: use(ingest, { params: { sampleRate: 22050 }, inputs: { songs: "songs" } }),
-  vocab: use(vocab, { inputs: { songs: "songs" } }),
-  align: use(align, { inputs: { songs: "songs", audio: "ingest" } }),
-  chunk: use(chunk, { params: { seconds: 2, heldOutPercent: 0 }, inputs: { songs: "songs", alignments: "align", vocab: "vocab" } }),
-  top: use(vqvaeTrain, { params: { level: 2, steps: 6, batch: 2, clipSamples: 2048, checkpointEvery: 2, warmupSteps: 2 }, inputs: { chunks: "chunk", audio: "ingest" } }),
+const pipeline = pipelineSource({
+  chunk: "{ seconds: 2, heldOutPercent: 0 }",
+  more: [`top: use(vqvaeTrain, { params: { level: 2, steps: 6, batch: 2, clipSamples: 2048, checkpointEvery: 2, warmupSteps: 2 }, inputs: { chunks: "chunk", audio: "ingest" } }),`],
 })
-`
 
 const setup = async () => {
   const p = makeProject({ "pipelines/p.ts": pipeline })
