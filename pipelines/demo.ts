@@ -35,5 +35,5 @@ export default Pipeline.define("demo", {
   "vqvae-top": vqvae(2),
   encode: use(encode, { params: { windowTokens: 8192 }, inputs: { songs: "songs", audio: "ingest", ...levels } }),
   decode: use(decode, { inputs: { tokens: "encode", ...levels } }),
-  evaluate: use(evaluate, { inputs: { audio: "ingest", chunks: "chunk", tokens: "encode", ...levels } }),
+  evaluate: use(evaluate, { inputs: { audio: "ingest", chunks: "chunk", tokens: "encode", decoded: "decode", ...levels } }),
 })

@@ -1,25 +1,20 @@
 /**
  * `evaluate`: how well each VQ-VAE level reconstructs the held-out songs — spectral convergence in
- * dB (paper-notes' definition), beside Opus at the same bitrate when opus-tools are installed — and
- * how much of each codebook the songs use (codes used, entropy in bits).
+ * dB (paper-notes' definition) of `decode`'s WAVs against the ingested mix, beside Opus at the same
+ * bitrate when opus-tools are installed — and how much of each codebook the songs use (codes used,
+ * entropy in bits).
  */
-import * as tf from "@tensorflow/tfjs-core"
 import { Effect } from "effect"
+import { readAudioFile } from "../audio/decode.ts"
 import { levelBitrateKbps, opusAvailable, opusRoundTrip } from "../audio/opus.ts"
 import { downmix } from "../audio/stats.ts"
-import { sequenceOf } from "../dataset/tokens.ts"
-import { useBestBackend } from "../models/backend.ts"
 import { entropyBits } from "../models/bottleneck.ts"
 import { spectralConvergence } from "../models/losses.ts"
-import { decodeSong } from "../models/segments.ts"
-import { autoencoderVariables } from "../models/vqvae.ts"
 import { Ingested } from "../schemas/audio.ts"
 import { Chunks } from "../schemas/chunks.ts"
 import { TokenShards } from "../schemas/tokens.ts"
-import { type Evaluation, VqvaeCheckpoint } from "../schemas/vqvae.ts"
-import { Json, Stage } from "../runtime/index.ts"
-import { Evaluation as EvaluationSchema } from "../schemas/vqvae.ts"
-import { loadAutoencoder } from "./vqvae-checkpoint.ts"
+import { Evaluation, VqvaeCheckpoint } from "../schemas/vqvae.ts"
+import { Files, Json, Stage } from "../runtime/index.ts"
 
 /** The mean of the finite values, or null when there are none. */
 const mean = (xs: ReadonlyArray<number>): number | null => {
@@ -34,21 +29,21 @@ export const evaluate = Stage.define({
   name: "evaluate",
   version: 1,
   description: "spectral convergence per level on held-out songs, beside Opus; codebook usage",
-  inputs: { audio: Ingested, chunks: Chunks, tokens: TokenShards, bottom: VqvaeCheckpoint, middle: VqvaeCheckpoint, top: VqvaeCheckpoint },
-  output: Json(EvaluationSchema),
-  run: ({ audio, chunks, tokens, bottom, middle, top }, _params, ctx) =>
+  inputs: {
+    audio: Ingested, chunks: Chunks, tokens: TokenShards, decoded: Files("wav"),
+    bottom: VqvaeCheckpoint, middle: VqvaeCheckpoint, top: VqvaeCheckpoint,
+  },
+  output: Json(Evaluation),
+  run: ({ audio, chunks, tokens, decoded, bottom, middle, top }, _params, ctx) =>
     Effect.gen(function* () {
-      const backend = yield* Effect.promise(() => useBestBackend())
-      yield* ctx.reportBackend(backend.name)
       const heldOut = [...new Set((yield* chunks.all()).filter((c) => c.split === "heldout").map((c) => c.song))].sort()
       const mixes = new Map((yield* audio.all()).filter((r) => r.source === "mix").map((r) => [r.song, downmix([r.left, r.right], 0.5)]))
       const windows = yield* tokens.all()
       const withOpus = yield* Effect.promise(() => opusAvailable())
       if (!withOpus) yield* ctx.log("opus-tools are not installed: no Opus comparison (apt-get install opus-tools)")
-      const levels: Array<Evaluation["levels"][number]> = []
+      const levels: Array<typeof Evaluation.Type["levels"][number]> = []
       for (const [level, checkpoint] of [bottom, middle, top].entries()) {
         const { hop, sampleRate, codebookSize } = checkpoint.config
-        const model = yield* Effect.promise(() => loadAutoencoder(checkpoint))
         const counts = new Float64Array(codebookSize)
         for (const w of windows) if (w.level === level) for (const code of w.tokens) counts[code]! += 1
         const ours: number[] = []
@@ -57,9 +52,10 @@ export const evaluate = Stage.define({
         let opusKbps: number | null = null
         for (const song of heldOut) {
           const reference = mixes.get(song)
-          const codes = sequenceOf(windows.filter((w) => w.song_id === song && w.level === level))
-          if (!reference || codes.length === 0) continue
-          const reconstruction = decodeSong(model, codes, hop).subarray(0, reference.length)
+          const wav = decoded.files.find((f) => f.endsWith(`/${song}/level-${level}.wav`))
+          if (!reference || !wav) continue
+          const reconstruction = new Float32Array(reference.length)
+          reconstruction.set((yield* Effect.promise(() => readAudioFile(wav))).channels[0]!.subarray(0, reference.length))
           ours.push(spectralConvergence(reference, reconstruction, sampleRate))
           if (withOpus) {
             const trip = yield* Effect.promise(() => opusRoundTrip([reference], sampleRate, kbps))
@@ -67,7 +63,6 @@ export const evaluate = Stage.define({
             opus.push(spectralConvergence(reference, trip.channels[0]!, sampleRate))
           }
         }
-        tf.dispose([...autoencoderVariables(model).values()])
         const result = {
           level, hop, bitrateKbps: kbps, spectralConvergenceDb: mean(ours),
           opusKbps, opusSpectralConvergenceDb: mean(opus),

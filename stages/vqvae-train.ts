@@ -89,12 +89,15 @@ export const vqvaeTrain = Stage.define({
         metrics.push(...state.metrics)
         yield* ctx.log(`resuming from the checkpoint of step ${state.step}`)
       }
+      const writeWeights = async (dir: string) => {
+        await writeFile(join(dir, "model.safetensors"), encodeSafetensors(variablesToTensors(modelVars), { level: String(p.level) }))
+        await writeFile(join(dir, "optimizer.safetensors"), encodeSafetensors(variablesToTensors(optimizerVars), { step: String(optimizer.step) }))
+      }
       const save = (dir: string) =>
         Effect.promise(async () => {
           const tmp = `${dir}.tmp`
           await mkdir(tmp, { recursive: true })
-          await writeFile(join(tmp, "model.safetensors"), encodeSafetensors(variablesToTensors(modelVars), { level: String(p.level) }))
-          await writeFile(join(tmp, "optimizer.safetensors"), encodeSafetensors(variablesToTensors(optimizerVars), { step: String(optimizer.step) }))
+          await writeWeights(tmp)
           await writeFile(join(tmp, "state.json"), JSON.stringify({ step: optimizer.step, metrics }))
           await rm(dir, { recursive: true, force: true })
           await rename(tmp, dir)
@@ -112,10 +115,7 @@ export const vqvaeTrain = Stage.define({
         yield* ctx.progress(m.step, p.steps, `steps, loss ${m.loss.toFixed(3)}, ${m.usage} codes`)
         if (m.step % p.checkpointEvery === 0 && m.step < p.steps) yield* save(saved)
       }
-      yield* Effect.promise(async () => {
-        await writeFile(join(ctx.outDir, "model.safetensors"), encodeSafetensors(variablesToTensors(modelVars), { level: String(p.level) }))
-        await writeFile(join(ctx.outDir, "optimizer.safetensors"), encodeSafetensors(variablesToTensors(optimizerVars), { step: String(optimizer.step) }))
-      })
+      yield* Effect.promise(() => writeWeights(ctx.outDir))
       yield* writeTable(Table(TrainMetric), metrics, ctx.outDir, { prefix: "metrics" }).pipe(Effect.mapError((e) => fail(e.message)))
       tf.dispose([...modelVars.values(), ...optimizerVars.values()])
       const { dilationCycle, ...sizes } = level

@@ -19,7 +19,7 @@ const pipeline = pipelineSource({
     level("bottom", 0), level("middle", 1), level("top", 2),
     `encode: use(encode, { params: { windowTokens: 4096 }, inputs: { songs: "songs", audio: "ingest", bottom: "bottom", middle: "middle", top: "top" } }),`,
     `decode: use(decode, { inputs: { tokens: "encode", bottom: "bottom", middle: "middle", top: "top" } }),`,
-    `evaluate: use(evaluate, { inputs: { audio: "ingest", chunks: "chunk", tokens: "encode", bottom: "bottom", middle: "middle", top: "top" } }),`,
+    `evaluate: use(evaluate, { inputs: { audio: "ingest", chunks: "chunk", tokens: "encode", decoded: "decode", bottom: "bottom", middle: "middle", top: "top" } }),`,
   ],
 })
 
