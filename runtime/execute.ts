@@ -10,6 +10,8 @@ import type { ArtifactKind, ArtifactReadError } from "./artifact.ts"
 import { StageFailed, type StoreError } from "./errors.ts"
 import type { Graph, GraphNode } from "./graph.ts"
 import type { KeyComponents } from "./keys.ts"
+import type { InputSpec } from "./inputs.ts"
+import { causeReason, type ProcessPool } from "./isolate.ts"
 import { withLock } from "./lock.ts"
 import { writeOutput } from "./outputs.ts"
 import type { StageRecord } from "./record.ts"
@@ -31,6 +33,12 @@ export interface Unit {
   /** `run`: compute when missing; `lookup`: only read the cache; `plan`: say what would happen. */
   readonly mode: "run" | "lookup" | "plan"
   readonly inputs: Effect.Effect<Record<string, unknown>, StoreError | ArtifactReadError>
+  /** Processes for stages that run in one of their own. */
+  readonly pool: ProcessPool
+  /** Where each input lives, for a stage that runs in a process of its own. */
+  readonly specs: Readonly<Record<string, InputSpec>>
+  /** Where the incremental stage's last output lives. */
+  readonly previousSpec: InputSpec | undefined
   /** An incremental stage's last output, read as an input value. */
   readonly previous: Effect.Effect<unknown, StoreError | ArtifactReadError>
   /** Takes the unit's cores and device for the scope; gives the device id or "cpu". */
@@ -139,7 +147,10 @@ const compute = (unit: Unit): Effect.Effect<UnitResult, StoreError, Scope.Scope>
     const started = Date.now()
     reporter.event({ _tag: "Start", stage: name, reason: unit.reason, device: deviceId })
     const seconds = () => (Date.now() - started) / 1000
-    const attempt = Effect.gen(function* () {
+    const attempt = isolated(node) ? unit.pool.run({
+      module: node.stage.module, stageName: node.stage.name, stage: node.name, partition: unit.partition, params: node.paramsEncoded,
+      specs: unit.specs, previousSpec: unit.previousSpec, storeDir: store.root, outDir, scratchDir, root: unit.graph.root, device, cores: ctx.cores,
+    }, ctx) : Effect.gen(function* () {
       const inputs = yield* unit.inputs
       const value = yield* Effect.suspend(() => node.stage.run(inputs as never, node.params, ctx))
       return yield* writeOutput(node.stage.output as ArtifactKind, value, outDir, node.name)
@@ -185,11 +196,5 @@ const compute = (unit: Unit): Effect.Effect<UnitResult, StoreError, Scope.Scope>
     }
   })
 
-/** One sentence for a failed `run`: the error's message, or the defect's. */
-const causeReason = (cause: Cause.Cause<unknown>): string => {
-  const failure = Cause.squash(cause)
-  if (failure instanceof StageFailed) return failure.reason
-  if (failure instanceof Error) return failure.message.split("\n")[0] || failure.name
-  if (typeof failure === "object" && failure !== null && "message" in failure) return String((failure as { message: unknown }).message)
-  return String(failure)
-}
+/** Whether a unit of this stage runs in a process of its own. */
+const isolated = (node: GraphNode): boolean => node.stage.isolated && process.env.JUKEFLOW_INPROCESS !== "1"

@@ -134,3 +134,29 @@ export const partitionReader = (
       all: () => Stream.runCollect(stream()).pipe(Effect.map((chunk) => Array.from(chunk))),
     }
   })
+
+/**
+ * Where an input value comes from, as plain data: a whole stored artifact, or one partition of
+ * a table. A stage that runs in a process of its own gets these and reads its inputs itself.
+ */
+export type InputSpec =
+  | { readonly _tag: "Whole"; readonly hash: string }
+  | { readonly _tag: "Partition"; readonly partition: Partition; readonly column: string }
+
+/** The value an input spec stands for. */
+export const materializeInput = (store: Store, kind: ArtifactKind, spec: InputSpec): Effect.Effect<unknown, StoreError | ArtifactReadError> =>
+  spec._tag === "Whole"
+    ? Effect.flatMap(store.manifest(spec.hash), (manifest) => inputValue(store, kind, manifest))
+    : partitionReader(store, kind as TableKind<any>, spec.partition, spec.column)
+
+/** The values of a stage's inputs from their specs. */
+export const materializeInputs = (
+  store: Store,
+  kinds: Readonly<Record<string, ArtifactKind>>,
+  specs: Readonly<Record<string, InputSpec>>,
+): Effect.Effect<Record<string, unknown>, StoreError | ArtifactReadError> =>
+  Effect.gen(function* () {
+    const values: Record<string, unknown> = {}
+    for (const [input, spec] of Object.entries(specs)) values[input] = yield* materializeInput(store, kinds[input]!, spec)
+    return values
+  })

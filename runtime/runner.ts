@@ -12,7 +12,8 @@ import { executeUnit, type UnitResult } from "./execute.ts"
 import { FileMemo } from "./filememo.ts"
 import { codeFingerprint } from "./fingerprint.ts"
 import { downstreamOf, type Graph, type GraphNode, upstreamOf } from "./graph.ts"
-import { inputValue, partitionReader, partitionsOf } from "./inputs.ts"
+import { makeProcessPool } from "./isolate.ts"
+import { inputValue, type InputSpec, materializeInputs, partitionsOf } from "./inputs.ts"
 import { cacheKey, type KeyComponents, reasonToRun } from "./keys.ts"
 import { lastComponents, newRunId, type RunRecord, saveRecord, type StageRecord } from "./record.ts"
 import type { Reporter } from "./reporter.ts"
@@ -68,7 +69,7 @@ const baseRecord = (node: GraphNode, status: StageRecord["status"], reason: stri
 
 /** Resolves every stage of `graph`; writes a run record unless planning. */
 export const runGraph = (graph: Graph, store: Store, options: RunOptions): Effect.Effect<RunRecord, StoreError> =>
-  Effect.gen(function* () {
+  Effect.scoped(Effect.gen(function* () {
     const started = new Date()
     const file = relative(graph.root, graph.file)
     const memo = yield* Effect.promise(() => FileMemo.load(store.path("state", "files.json")))
@@ -76,6 +77,7 @@ export const runGraph = (graph: Graph, store: Store, options: RunOptions): Effec
     const { selected, needed } = selectStages(graph, options)
     const forced = new Set(options.force ?? [])
     const cores = yield* Effect.makeSemaphore(options.cores)
+    const pool = yield* makeProcessPool
     const gpus = yield* Queue.unbounded<string>()
     yield* Queue.offerAll(gpus, options.devices)
     const gpuStages = [...selected].filter((s) => graph.nodes.get(s)!.stage.device === "gpu")
@@ -117,14 +119,8 @@ export const runGraph = (graph: Graph, store: Store, options: RunOptions): Effec
         const common: KeyComponents = {
           stage: node.stage.name, version: node.stage.version, code, params: node.paramsEncoded, inputs: inputHashes, files: {},
         }
-        const inputValues = (overrides: Record<string, unknown> = {}) =>
-          Effect.gen(function* () {
-            const values: Record<string, unknown> = {}
-            for (const [input, o] of upstream) {
-              values[input] = input in overrides ? overrides[input] : yield* inputValue(store, node.stage.inputs[input] as ArtifactKind, o.manifest!)
-            }
-            return values
-          })
+        const wholeSpecs: Record<string, InputSpec> = Object.fromEntries([...upstream].map(([input, o]) => [input, { _tag: "Whole", hash: o.manifest!.hash }]))
+        const inputValues = (specs: Record<string, InputSpec>) => materializeInputs(store, node.stage.inputs as Record<string, ArtifactKind>, specs)
         const declaredFiles = (
           values: Effect.Effect<Record<string, unknown>, StoreError | ArtifactReadError>,
         ): Effect.Effect<Record<string, string>, StageFailed | StoreError | ArtifactReadError> =>
@@ -145,24 +141,30 @@ export const runGraph = (graph: Graph, store: Store, options: RunOptions): Effec
               return out
             })
         const isForced = forced.has(node.name) || forced.has("*")
-        const unit = (components: KeyComponents, partition: string | undefined, values: Effect.Effect<Record<string, unknown>, StoreError | ArtifactReadError>): Effect.Effect<UnitResult, StoreError> => {
+        const unit = (
+          components: KeyComponents,
+          partition: string | undefined,
+          specs: Record<string, InputSpec>,
+          values: Effect.Effect<Record<string, unknown>, StoreError | ArtifactReadError>,
+        ): Effect.Effect<UnitResult, StoreError> => {
           const before = previous.get(node.name)
           const reason = isForced ? "forced" : partition !== undefined && before && !before.partitions[partition]
             ? "new partition"
             : reasonToRun(before?.components, components, node.inputs)
           return executeUnit({
             store, graph, node, components, key: cacheKey(components), partition, reason, forced: isForced,
-            mode: options.dryRun ? "plan" : mode, inputs: values, previous: previousValue, resources: resources(node), command: options.command, reporter: options.reporter,
+            mode: options.dryRun ? "plan" : mode, inputs: values, specs, pool, previous: previousValue,
+            previousSpec: lastManifest ? { _tag: "Whole", hash: lastManifest.hash } : undefined, resources: resources(node), command: options.command, reporter: options.reporter,
             strict: options.strict ?? false,
           })
         }
         const started = Date.now()
         if (!node.stage.partitionBy) {
-          const values = yield* Effect.cached(inputValues())
+          const values = yield* Effect.cached(inputValues(wholeSpecs))
           const files = yield* Effect.either(declaredFiles(values))
           if (files._tag === "Left") return yield* files.left
           const components = { ...common, files: files.right }
-          const result = yield* unit(components, undefined, values)
+          const result = yield* unit(components, undefined, wholeSpecs, values)
           return { record: { ...result.record, name: node.name, stage: node.stage.name, components }, manifest: result.manifest }
         }
         const by = node.stage.partitionBy
@@ -177,16 +179,17 @@ export const runGraph = (graph: Graph, store: Store, options: RunOptions): Effec
         const results = yield* Effect.forEach(parts, (part) =>
           Effect.gen(function* () {
             const cut = joined.map((j) => ({ ...j, part: j.byValue.get(part.value) ?? { value: part.value, rowsHash: "(no rows)", rows: 0, members: [] } }))
-            const readers = Effect.all(Object.fromEntries([
-              [by.input, partitionReader(store, kind, part, by.column)],
-              ...cut.map((j) => [j.input, partitionReader(store, j.kind, j.part, j.column)] as const),
-            ]))
-            const values = yield* Effect.cached(Effect.flatMap(readers, (r) => inputValues(r)))
+            const specs: Record<string, InputSpec> = {
+              ...wholeSpecs,
+              [by.input]: { _tag: "Partition", partition: part, column: by.column },
+              ...Object.fromEntries(cut.map((j) => [j.input, { _tag: "Partition", partition: j.part, column: j.column } satisfies InputSpec])),
+            }
+            const values = yield* Effect.cached(inputValues(specs))
             const files = yield* Effect.either(declaredFiles(values))
             if (files._tag === "Left") return { value: part.value, key: "", result: undefined, error: files.left } satisfies PartitionResult
             const inputs = { ...common.inputs, [by.input]: part.rowsHash, ...Object.fromEntries(cut.map((j) => [j.input, j.part.rowsHash])) }
             const components: KeyComponents = { ...common, inputs, files: files.right, partition: part.value }
-            return { value: part.value, key: cacheKey(components), result: yield* unit(components, part.value, values), error: undefined } satisfies PartitionResult
+            return { value: part.value, key: cacheKey(components), result: yield* unit(components, part.value, specs, values), error: undefined } satisfies PartitionResult
           }), { concurrency: "unbounded" })
         const summary = summarisePartitions(node, results, (Date.now() - started) / 1000, common)
         if (summary.record.status !== "ran" && summary.record.status !== "cached") return { record: summary.record, manifest: undefined }
@@ -222,7 +225,7 @@ export const runGraph = (graph: Graph, store: Store, options: RunOptions): Effec
     yield* Effect.promise(() => memo.save())
     if (!options.dryRun) yield* saveRecord(store, record)
     return record
-  })
+  }))
 
 /** What resolving one partition gave. */
 interface PartitionResult {

@@ -117,6 +117,13 @@ export interface StageSpec<
   readonly device?: DeviceKind
   /** Cores the stage uses (default 1); the scheduler never runs more than the machine has. */
   readonly cores?: number
+  /**
+   * Runs each unit of the stage in a process of its own (default: `gpu` stages do). Model stages
+   * want this: a TensorFlow.js backend such as wasm computes on one thread per process, so only
+   * separate processes put independent stages on separate cores. `JUKEFLOW_INPROCESS=1` runs
+   * every stage in the runner's process (for a debugger).
+   */
+  readonly isolated?: boolean
   /** One cached result per partition of a table input. */
   readonly partitionBy?: PartitionBy<I>
   /**
@@ -138,7 +145,8 @@ export interface Stage<
   I extends InputKinds = InputKinds,
   O extends ArtifactKind = ArtifactKind,
   E = unknown,
-> extends Required<Omit<StageSpec<Name, P, I, O, E>, "description" | "partitionBy" | "files" | "incremental">> {
+> extends Required<Omit<StageSpec<Name, P, I, O, E>, "description" | "partitionBy" | "files" | "incremental" | "isolated">> {
+  readonly isolated: boolean
   readonly incremental: boolean
   readonly _tag: "Stage"
   readonly description: string
@@ -177,6 +185,7 @@ const define = <
     output: spec.output,
     device: spec.device ?? "cpu",
     cores: spec.cores ?? 1,
+    isolated: spec.isolated ?? spec.device === "gpu",
     partitionBy: spec.partitionBy,
     incremental: spec.incremental ?? false,
     files: spec.files,

@@ -21,6 +21,7 @@ import { loadAutoencoder } from "./vqvae-checkpoint.ts"
 export const decode = Stage.define({
   name: "decode",
   version: 1,
+  isolated: true,
   description: "codes back to audio, a WAV per song and level",
   inputs: { tokens: TokenShards, bottom: VqvaeCheckpoint, middle: VqvaeCheckpoint, top: VqvaeCheckpoint },
   partitionBy: { input: "tokens", column: "song_id" },

@@ -28,6 +28,7 @@ const db = (x: number | null) => (x === null ? "n/a" : `${x.toFixed(1)} dB`)
 export const evaluate = Stage.define({
   name: "evaluate",
   version: 1,
+  isolated: true,
   description: "spectral convergence per level on held-out songs, beside Opus; codebook usage",
   inputs: {
     audio: Ingested, chunks: Chunks, tokens: TokenShards, decoded: Files("wav"),
