@@ -19,6 +19,28 @@ declare const Variance: unique symbol
 /** Invariance marker: `Table<{a: number}>` is not assignable to `Table<{a: number, b: string}>` nor back. */
 interface Invariant<A> { readonly [Variance]: (a: A) => A }
 
+/** A bar chart of a summary's rows: one bar per row, named by column `label`, as long as column `value`. */
+export const BarChart = Schema.Struct({
+  type: Schema.Literal("bar"),
+  label: Schema.String,
+  value: Schema.String,
+  /** One chart per distinct value of this column, in the order the values first appear. */
+  group: Schema.optional(Schema.String),
+})
+export type BarChart = typeof BarChart.Type
+
+/**
+ * A named DuckDB query over a table, where the table is the view `t`. It is recorded in each
+ * artifact's manifest, so `jukeflow inspect` runs it from the store alone.
+ */
+export const TableSummary = Schema.Struct({
+  title: Schema.String,
+  sql: Schema.String,
+  /** Draw the rows as a chart instead of a table. */
+  chart: Schema.optional(BarChart),
+})
+export type TableSummary = typeof TableSummary.Type
+
 /** A Parquet table whose rows follow an Effect Schema struct; stored as bounded shards. */
 export interface TableKind<Row> extends Invariant<Row> {
   readonly _tag: "Table"
@@ -26,6 +48,7 @@ export interface TableKind<Row> extends Invariant<Row> {
   readonly shardRows: number
   readonly shardBytes: number
   readonly rowGroupRows: number
+  readonly summaries: ReadonlyArray<TableSummary>
 }
 
 /** A JSON value validated and encoded by an Effect Schema. */
@@ -57,6 +80,8 @@ export interface TableOptions {
   readonly shardBytes?: number
   /** Rows per row group, i.e. per Arrow record batch (default 256). */
   readonly rowGroupRows?: number
+  /** Queries `jukeflow inspect` runs over the table and prints, each under its title. */
+  readonly summaries?: ReadonlyArray<TableSummary>
 }
 
 /** A Parquet table artifact of rows described by `row` (a `Schema.Struct` of `Col.*` columns). */
@@ -64,12 +89,20 @@ export const Table = <Row, I>(row: Schema.Schema<Row, I>, options: TableOptions 
   if (!Schema.isSchema(row) || row.ast._tag !== "TypeLiteral") {
     throw new TypeError("Table(row): row must be a Schema.Struct of columns")
   }
+  const summaries = options.summaries ?? []
+  summaries.forEach((summary, i) => {
+    if (!Schema.is(TableSummary)(summary) || summary.title.trim() === "" || summary.sql.trim() === "") {
+      throw new TypeError(`Table(row, { summaries }): summary ${i + 1} needs a title and SQL, and a chart needs type "bar", label and value columns`)
+    }
+    if (summaries.findIndex((s) => s.title === summary.title) !== i) throw new TypeError(`Table(row, { summaries }): two summaries are titled "${summary.title}"`)
+  })
   return {
     _tag: "Table",
     row,
     shardRows: options.shardRows ?? DEFAULT_SHARD_ROWS,
     shardBytes: options.shardBytes ?? DEFAULT_SHARD_BYTES,
     rowGroupRows: options.rowGroupRows ?? DEFAULT_ROW_GROUP_ROWS,
+    summaries,
   } as TableKind<Row>
 }
 

@@ -6,7 +6,7 @@
 export { Checkpoint, Files, Json, Table } from "./artifact.ts"
 export type {
   ArtifactKind, CheckpointKind, CheckpointValue, FileSet, FilesKind, InputValue, JsonKind, OutputValue, RowSource, TableKind,
-  TableReader,
+  TableReader, TableSummary,
 } from "./artifact.ts"
 export { ArtifactReadError } from "./artifact.ts"
 export { Col } from "./columns.ts"

@@ -36,6 +36,7 @@ export const writeOutput = (kind: ArtifactKind, value: unknown, dir: string, sta
             rows,
             shards,
           },
+          ...(table.summaries.length > 0 ? { summaries: table.summaries } : {}),
         })),
       ))
     .with({ _tag: "Json" }, (json) =>

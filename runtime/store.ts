@@ -14,6 +14,7 @@ import { Effect, Schema } from "effect"
 import { randomBytes } from "node:crypto"
 import { promises as fs, readFileSync } from "node:fs"
 import { dirname, join, relative } from "node:path"
+import { TableSummary } from "./artifact.ts"
 import { StoreError } from "./errors.ts"
 import { canonicalJson, sha256, sha256File } from "./hash.ts"
 
@@ -34,6 +35,8 @@ export const ArtifactManifest = Schema.Struct({
     rows: Schema.Number,
     shards: Schema.Array(ShardRecord),
   })),
+  /** A table's summaries, which `inspect` runs; a partitioned stage's carries its members'. */
+  summaries: Schema.optional(Schema.Array(TableSummary)),
   /** For the output of a partitioned stage: partition value → member artifact hash. */
   partitions: Schema.optional(Schema.Record({ key: Schema.String, value: Schema.String })),
 })
@@ -222,19 +225,27 @@ export class Store {
     })
   }
 
-  /** Publishes an object with no files of its own (the union of a partitioned stage's results). */
+  /**
+   * Publishes an object with no files of its own (the union of a partitioned stage's results).
+   * Its members share one output kind, so the first member's summaries are all of theirs.
+   */
   publishComposite(partitions: Readonly<Record<string, string>>, memberBytes: number): Effect.Effect<ArtifactManifest, StoreError> {
     const sorted = Object.fromEntries(Object.entries(partitions).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
-    const body = { kind: "Partitioned" as const, files: [], bytes: memberBytes, partitions: sorted }
-    const manifest: ArtifactManifest = { hash: manifestHash(body), ...body }
-    const dir = this.objectDir(manifest.hash)
-    return tryStore(dir, "cannot publish artifact", async () => {
-      try {
-        await fs.access(join(dir, "artifact.json"))
-      } catch {
-        await writeFileAtomic(join(dir, "artifact.json"), JSON.stringify(manifest, null, 1))
-      }
-      return manifest
+    const store = this
+    return Effect.gen(function* () {
+      const first = Object.values(sorted)[0]
+      const summaries = first === undefined ? undefined : (yield* store.manifest(first)).summaries
+      const body = { kind: "Partitioned" as const, files: [], bytes: memberBytes, partitions: sorted, ...(summaries ? { summaries } : {}) }
+      const manifest: ArtifactManifest = { hash: manifestHash(body), ...body }
+      const dir = store.objectDir(manifest.hash)
+      return yield* tryStore(dir, "cannot publish artifact", async () => {
+        try {
+          await fs.access(join(dir, "artifact.json"))
+        } catch {
+          await writeFileAtomic(join(dir, "artifact.json"), JSON.stringify(manifest, null, 1))
+        }
+        return manifest
+      })
     })
   }
 

@@ -20,6 +20,7 @@ import { loadAutoencoder } from "./vqvae-checkpoint.ts"
 export const encode = Stage.define({
   name: "encode",
   version: 1,
+  isolated: true,
   description: "each song's codes at every level, as Parquet token shards",
   params: Schema.Struct({
     windowTokens: Schema.optionalWith(Schema.Int.pipe(Schema.positive()), { default: () => 8192 }),

@@ -1,6 +1,6 @@
 // @ts-check
 /**
- * Text tables and sizes for the command line, and the summary table printed after a run.
+ * Text tables, bar charts and sizes for the command line, and the summary table printed after a run.
  * Plain JavaScript (type-checked through JSDoc) so that the cached-run fast path can use it
  * without loading TypeScript.
  */
@@ -46,6 +46,30 @@ export const table = (header, rows, maxWidth = 60) => {
   /** @param {ReadonlyArray<string>} row */
   const render = (row) => row.map((c, i) => c.padEnd(widths[i] ?? 0)).join("  ").trimEnd()
   return [render(cells[0] ?? []), widths.map((w) => "─".repeat(w)).join("  "), ...cells.slice(1).map(render)].join("\n")
+}
+
+const EIGHTHS = ["", "▏", "▎", "▍", "▌", "▋", "▊", "▉"]
+
+/**
+ * A horizontal bar chart, one line per bar: label, value, and a bar of █ scaled to the largest
+ * value (in eighths of a column), all within `width` columns.
+ * @param {ReadonlyArray<{ label: string, value: number }>} bars
+ * @param {number} [width]
+ * @returns {string}
+ */
+export const barChart = (bars, width = 80) => {
+  const labels = bars.map((b) => (b.label.length > 24 ? `${b.label.slice(0, 23)}…` : b.label))
+  const values = bars.map((b) => (Number.isInteger(b.value) ? String(b.value) : b.value.toFixed(2)))
+  const labelWidth = Math.max(0, ...labels.map((l) => l.length))
+  const valueWidth = Math.max(0, ...values.map((v) => v.length))
+  const barWidth = Math.max(10, width - labelWidth - valueWidth - 4)
+  const max = Math.max(0, ...bars.map((b) => b.value))
+  return bars.map((b, i) => {
+    // a value above zero always shows at least an eighth, so a rare code is not drawn as unused
+    const eighths = max > 0 && b.value > 0 ? Math.max(1, Math.round((b.value / max) * barWidth * 8)) : 0
+    const bar = "█".repeat(Math.floor(eighths / 8)) + EIGHTHS[eighths % 8]
+    return `${(labels[i] ?? "").padEnd(labelWidth)}  ${(values[i] ?? "").padStart(valueWidth)}  ${bar}`.trimEnd()
+  }).join("\n")
 }
 
 /**

@@ -1,11 +1,12 @@
 /**
- * `inspect ARTIFACT|STAGE`: what an artifact holds — kind, schema, rows, shards and sizes, a preview
- * and column statistics — and `--sql` over Parquet artifacts through DuckDB, where the table is
- * named after the stage (and `t`).
+ * `inspect ARTIFACT|STAGE`: what an artifact holds — kind, schema, rows, shards and sizes, a preview,
+ * column statistics and the table's own summaries (tables and bar charts) — and `--sql` over Parquet
+ * artifacts through DuckDB, where the table is named after the stage (and `t`).
  */
 import { Effect } from "effect"
 import { promises as fs } from "node:fs"
 import { basename, join, relative } from "node:path"
+import type { TableSummary } from "../artifact.ts"
 import { UsageError } from "../errors.ts"
 import { members } from "../inputs.ts"
 import { loadRecords } from "../record.ts"
@@ -13,7 +14,7 @@ import type { ArtifactManifest, Store } from "../store.ts"
 import { objectHashes } from "../maintenance.ts"
 import { type Args, flag } from "./args.ts"
 import { type ExitCode, currentStore } from "./commands.ts"
-import { formatBytes, table } from "./format.js"
+import { barChart, formatBytes, table } from "./format.js"
 
 const print = (text: string) => Effect.sync(() => process.stdout.write(`${text}\n`))
 
@@ -62,6 +63,37 @@ const cell = (value: unknown): string => {
 
 const shardFiles = (store: Store, parts: ReadonlyArray<ArtifactManifest>) =>
   parts.flatMap((m) => (m.table?.shards ?? []).map((s) => join(store.objectDir(m.hash), s.path)))
+
+/** A summary's result: its rows, or the sentence saying why it could not run. */
+type SummaryResult = TableSummary & (
+  | { readonly columns: ReadonlyArray<string>; readonly rows: ReadonlyArray<Record<string, unknown>> }
+  | { readonly error: string }
+)
+
+/** Runs one summary over the table's shards; a failure becomes a sentence, not an error. */
+const runSummary = (files: ReadonlyArray<string>, summary: TableSummary): Effect.Effect<SummaryResult> =>
+  duckdb({ t: files }, summary.sql).pipe(
+    Effect.map(({ columns, rows }): SummaryResult => ({ ...summary, columns, rows })),
+    Effect.catchAll((e) => Effect.succeed<SummaryResult>({ ...summary, error: `summary "${summary.title}": ${e.reason}` })),
+  )
+
+/** A summary as text: its title over a table, or over a bar chart per group. */
+const renderSummary = (result: SummaryResult): string => {
+  if ("error" in result) return result.error
+  const { title, chart, columns, rows } = result
+  if (!chart) return `${title}\n${table(columns, rows.map((r) => columns.map((c) => cell(r[c]))))}`
+  const missing = [chart.label, chart.value, chart.group].find((c) => c !== undefined && !columns.includes(c))
+  if (missing !== undefined) return `summary "${title}": its chart needs a column "${missing}", which the query does not return.`
+  if (rows.some((r) => !Number.isFinite(Number(r[chart.value])))) return `summary "${title}": column "${chart.value}" is not a number, so it cannot be drawn.`
+  const groups = new Map<string, Array<{ label: string; value: number }>>()
+  for (const r of rows) {
+    const heading = chart.group === undefined ? title : `${title}, ${chart.group} ${cell(r[chart.group])}`
+    const bars = groups.get(heading) ?? []
+    bars.push({ label: cell(r[chart.label]), value: Number(r[chart.value]) })
+    groups.set(heading, bars)
+  }
+  return [...groups].map(([heading, bars]) => `${heading}\n${barChart(bars)}`).join("\n\n")
+}
 
 /** `inspect ARTIFACT|STAGE [--sql QUERY] [--rows N] [--json]`. */
 export const inspectCommand = (args: Args) =>
@@ -114,7 +146,8 @@ export const inspectCommand = (args: Args) =>
       const stats = scalars.length === 0
         ? { columns: [], rows: [] }
         : yield* duckdb({ t: files }, `SELECT column_name, min, max, approx_unique, null_percentage FROM (SUMMARIZE SELECT ${scalars.join(", ")} FROM t)`)
-      Object.assign(info, { columns, rows, shards, preview: head.rows, statistics: stats.rows })
+      const summaries = yield* Effect.forEach(manifest.summaries ?? [], (summary) => runSummary(files, summary))
+      Object.assign(info, { columns, rows, shards, preview: head.rows, statistics: stats.rows, summaries })
       if (asJson) return yield* Effect.as(print(JSON.stringify(info)), 0 as ExitCode)
       yield* print(`${name}: ${info.kind} ${hash.slice(0, 12)} — ${rows} rows in ${shards.length} shards, ${formatBytes(manifest.bytes)}\n${info.path}\n`)
       yield* print(table(["column", "type"], columns.map((c) => [c.name, c.type])))
@@ -127,6 +160,7 @@ export const inspectCommand = (args: Args) =>
       yield* print(table(["column", "min", "max", "distinct≈", "null %"], stats.rows.map((r) => [
         cell(r.column_name), cell(r.min), cell(r.max), cell(r.approx_unique), cell(r.null_percentage),
       ])))
+      for (const summary of summaries) yield* print(`\n${renderSummary(summary)}`)
       return 0 as ExitCode
     }
     const listing = parts.flatMap((m) => m.files.map((f) => ({

@@ -45,6 +45,12 @@ describe("encode, decode and evaluate", () => {
       ["s003", 0, 3, 8269], ["s003", 1, 1, 2068], ["s003", 2, 1, 517],
     ])
     expect(rows.every((r) => Number(r.top) < 256)).toBe(true) // the demo codebook
+    const inspect = JSON.parse((await project.cli(["inspect", "encode", "--json"])).stdout) as { summaries: Array<{ title: string; rows: Array<Record<string, unknown>> }> }
+    const [perLevel, codes, usage] = inspect.summaries
+    expect(perLevel!.rows.map((r) => [r.level, Number(r.songs), Number(r.windows), Number(r.tokens)])).toEqual([[0, 3, 9, 24807], [1, 3, 3, 6204], [2, 3, 3, 1551]])
+    for (const r of codes!.rows) expect(Number(r["entropy bits"])).toBeLessThanOrEqual(Math.log2(Number(r["codes used"])) + 0.005) // rounded to 2 places
+    expect(usage!.rows).toHaveLength(3 * 16)
+    expect([0, 1, 2].map((l) => usage!.rows.filter((r) => r.level === l).reduce((sum, r) => sum + Number(r.tokens), 0))).toEqual([24807, 6204, 1551])
     const again = await project.run("pipelines/p.ts", { force: ["encode"] })
     expect(again.stages.find((s) => s.name === "encode")!.artifact).toBe(encoded.artifact)
     expect(again.stages.find((s) => s.name === "decode")!.status).toBe("cached") // identical tokens: early cut-off
