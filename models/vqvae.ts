@@ -19,7 +19,8 @@
  *   decoder.out.weight                    (3, D, channels)
  * each with a `.bias` (Cout), plus the bottleneck's state (bottleneck.ts). Conv weights are
  * (K, Cin, Cout): a PyTorch Conv1d weight is ours.permute(2, 1, 0) and a ConvTranspose1d weight
- * ours.permute(2, 0, 1) (ops.ts). Convs pad like PyTorch's: k4 s2 padding 1, k3 padding = dilation.
+ * ours.permute(1, 2, 0), i.e. ours is its permute(2, 0, 1) (ops.ts; bench/torch/vqvae.py loads
+ * them so). Convs pad like PyTorch's: k4 s2 padding 1, k3 padding = dilation.
  */
 import * as tf from "@tensorflow/tfjs-core"
 import { bottleneckVariables, codeVectors, createBottleneck, nearestCodes, type Bottleneck, type BottleneckConfig } from "./bottleneck.ts"
