@@ -74,10 +74,17 @@ export const JUKEBOX_VQVAE: VQVAEConfig = {
   ],
 }
 
-/** The demo's VQ-VAE: the paper's hops at 22.05 kHz, narrow and shallow enough to train on a laptop CPU. */
+/**
+ * The demo's VQ-VAE: the paper's hops at 22.05 kHz, narrow and shallow enough to train on a laptop
+ * CPU. Its initial weights are wider than the paper's N(0, 0.02²) — near the fan-in scale PyTorch
+ * gives a conv by default: at width 16, 0.02 shrinks the signal several-fold per conv and the
+ * decoder's output stays near silence for hundreds of steps (measured: spectral convergence +0.1 dB
+ * after 40 steps at learning rate 3e-4, against −5.2 / −3.1 / −1.2 dB per level with 0.1 and 3e-3).
+ */
 export const DEMO_VQVAE: VQVAEConfig = {
   ...JUKEBOX_VQVAE,
   sampleRate: 22050,
+  initScale: 0.1,
   codebookSize: 256,
   embeddingWidth: 32,
   levels: [

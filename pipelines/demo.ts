@@ -15,25 +15,39 @@ import { encode } from "../stages/encode.ts"
 import { decode } from "../stages/decode.ts"
 import { evaluate } from "../stages/evaluate.ts"
 
-/** Demo-sized VQ-VAE training: a few dozen steps per level, the three levels side by side. */
-const vqvae = (level: number) =>
+/**
+ * Demo-sized VQ-VAE training: a few dozen steps per level, each level in a process of its own.
+ * A learning rate ten times the paper's makes those few steps count (pipelines/quality.ts trains longer).
+ */
+export const vqvae = (level: number, params: { steps: number; batch: number; learningRate: number; checkpointEvery: number }) =>
   use(vqvaeTrain, {
-    params: { level, preset: "demo", steps: 40, batch: 2, clipSamples: 8192, warmupSteps: 10, checkpointEvery: 20 },
+    params: { level, preset: "demo", clipSamples: 8192, warmupSteps: 10, ...params },
     inputs: { chunks: "chunk", audio: "ingest" },
   })
+const demoTraining = { steps: 40, batch: 2, learningRate: 3e-3, checkpointEvery: 20 }
 const levels = { bottom: "vqvae-bottom", middle: "vqvae-middle", top: "vqvae-top" } as const
 
-export default Pipeline.define("demo", {
+/** Everything but the VQ-VAE's training: the data stages, and encode → decode → evaluate. */
+export const dataStages = {
   corpus: use(demoCorpus, { params: { songs: 24, seconds: 20, sampleRate: 22050, seed: 7 } }),
   songs: use(datasetSongs, { inputs: { dataset: "corpus" } }),
   ingest: use(ingest, { params: { sampleRate: 22050 }, inputs: { songs: "songs" } }),
   vocab: use(vocab, { inputs: { songs: "songs" } }),
   align: use(align, { inputs: { songs: "songs", audio: "ingest" } }),
   chunk: use(chunk, { params: { seconds: 6, lyricChars: 128, heldOutPercent: 10 }, inputs: { songs: "songs", alignments: "align", vocab: "vocab" } }),
-  "vqvae-bottom": vqvae(0),
-  "vqvae-middle": vqvae(1),
-  "vqvae-top": vqvae(2),
+}
+
+/** The codec stages, fed by the three levels. */
+export const codecStages = {
   encode: use(encode, { params: { windowTokens: 8192 }, inputs: { songs: "songs", audio: "ingest", ...levels } }),
   decode: use(decode, { inputs: { tokens: "encode", ...levels } }),
   evaluate: use(evaluate, { inputs: { audio: "ingest", chunks: "chunk", tokens: "encode", decoded: "decode", ...levels } }),
+}
+
+export default Pipeline.define("demo", {
+  ...dataStages,
+  "vqvae-bottom": vqvae(0, demoTraining),
+  "vqvae-middle": vqvae(1, demoTraining),
+  "vqvae-top": vqvae(2, demoTraining),
+  ...codecStages,
 })
