@@ -6,11 +6,14 @@
  * so they are imported dynamically inside a try. The `wasm` backend lacks two kernels that training
  * needs (measured.md); `registerMissingKernels` builds them from kernels it has. And tfjs-core
  * registers no gradients at all (they ship in the `@tensorflow/tfjs` bundle): `registerGradients`.
+ * On `wasm` and `cpu`, convolutions and matMuls go to a native BLAS when the addon in native/ is
+ * built (native-kernels.ts).
  */
 import * as tf from "@tensorflow/tfjs-core"
 import "@tensorflow/tfjs-backend-cpu"
 import "@tensorflow/tfjs-backend-wasm"
 import { createRequire } from "node:module"
+import { registerNativeKernels } from "./native-kernels.ts"
 
 /** The backend in use and the kernels of ours registered for it (the run record shows both). */
 export interface BackendChoice {
@@ -45,7 +48,10 @@ const chooseBackend = async (options: { prefer?: PortableBackend }): Promise<Bac
   await registerGradients()
   const order = options.prefer === undefined ? DEFAULT_ORDER : [options.prefer, ...DEFAULT_ORDER.filter((b) => b !== options.prefer)]
   for (const candidate of order) {
-    if (await tryBackend(candidate)) return { name: tf.getBackend(), kernels: registerMissingKernels(tf.getBackend()) }
+    if (await tryBackend(candidate)) {
+      const name = tf.getBackend()
+      return { name, kernels: [...registerMissingKernels(name), ...registerSharingIdentity(name), ...registerNativeKernels(name)] }
+    }
   }
   throw new Error(`no TensorFlow.js backend loaded (tried ${order.join(", ")})`)
 }
@@ -163,6 +169,28 @@ const unsortedSegmentSum: tf.KernelFunc = ({ inputs, attrs }) => {
     const summed = tf.scatterND(tf.expandDims(bucket, 1), rows, [numSegments + 1, ...rows.shape.slice(1)])
     return tf.slice(summed, 0, numSegments)
   })
+}
+
+/**
+ * wasm's Identity copies its input; tfjs calls it for every tensor an op saves for its gradient
+ * (`clone`), which cost a training step ~850 copies (measured: 7% of its kernel time). Tensors are
+ * immutable, so sharing the data and counting the reference — what the cpu backend does — is enough.
+ */
+export const registerSharingIdentity = (backendName: string): string[] => {
+  if (backendName !== "wasm") return []
+  const existing = tf.getKernel("Identity", backendName)
+  if (existing?.kernelFunc !== sharingIdentity) {
+    if (existing !== undefined) tf.unregisterKernel("Identity", backendName)
+    tf.registerKernel({ kernelName: "Identity", backendName, kernelFunc: sharingIdentity })
+  }
+  return ["Identity"]
+}
+
+const sharingIdentity: tf.KernelFunc = ({ inputs, backend }) => {
+  const x = inputs.x!
+  if (x.dtype === "string") return tf.tensor((backend as tf.KernelBackend).readSync(x.dataId) as Uint8Array[], x.shape, x.dtype)
+  ;(backend as unknown as { incRef(dataId: unknown): void }).incRef(x.dataId)
+  return { dataId: x.dataId, shape: x.shape, dtype: x.dtype }
 }
 
 const MISSING_KERNELS: ReadonlyArray<Omit<tf.KernelConfig, "backendName">> = [

@@ -2,17 +2,21 @@
 import * as tf from "@tensorflow/tfjs-core"
 import { describe, expect, it } from "vitest"
 import { gradientsRegistered, useBestBackend } from "../../models/backend.ts"
+import { native } from "../../native/index.ts"
+
+/** Kernels of ours on top of the missing ones: the native conv and matMul when the addon is built. */
+const nativeKernels = native ? ["native-conv", "native-matmul"] : []
 
 describe("useBestBackend", () => {
   it("takes wasm when no native backend loads, and says which kernels of ours it uses", async () => {
-    expect(await useBestBackend()).toEqual({ name: "wasm", kernels: ["Conv2DBackpropFilter", "UnsortedSegmentSum"] })
+    expect(await useBestBackend()).toEqual({ name: "wasm", kernels: ["Conv2DBackpropFilter", "UnsortedSegmentSum", "Identity", ...nativeKernels] })
     expect(tf.getBackend()).toBe("wasm")
     expect(gradientsRegistered()).toBe(true)
   })
 
   it("takes the preferred portable backend", async () => {
-    expect(await useBestBackend({ prefer: "cpu" })).toEqual({ name: "cpu", kernels: [] })
-    expect(await useBestBackend({ prefer: "wasm" })).toEqual({ name: "wasm", kernels: ["Conv2DBackpropFilter", "UnsortedSegmentSum"] })
+    expect(await useBestBackend({ prefer: "cpu" })).toEqual({ name: "cpu", kernels: nativeKernels })
+    expect(await useBestBackend({ prefer: "wasm" })).toEqual({ name: "wasm", kernels: ["Conv2DBackpropFilter", "UnsortedSegmentSum", "Identity", ...nativeKernels] })
   })
 
   it("gives stock ops their gradients", async () => {

@@ -1,0 +1,188 @@
+/**
+ * The native path: the hot kernels of ops.ts — convolution, its two gradients, and matrix products —
+ * run on a real BLAS through the N-API addon in native/, on the tensors where they live. On `wasm`
+ * that is the backend's heap (one ArrayBuffer, viewed without copying); on `cpu`, its typed arrays.
+ *
+ * `registerNativeKernels(backend)` registers three kernels of ours (`JukeflowCorrelate`,
+ * `JukeflowTransposedCorrelate`, `JukeflowFilterGradient`) that ops.ts calls when they exist, and
+ * replaces the backend's `BatchMatMul` (falling back to the backend's own for shapes it does not
+ * take). Without the addon (no compiler or no BLAS at install) nothing is registered and ops.ts
+ * keeps its pure-tfjs formulation; `JUKEFLOW_NATIVE=0` turns the native path off.
+ */
+import * as tf from "@tensorflow/tfjs-core"
+import { native, nativeUnavailable } from "../native/index.ts"
+
+export const CORRELATE = "JukeflowCorrelate"
+export const TRANSPOSED_CORRELATE = "JukeflowTransposedCorrelate"
+export const FILTER_GRADIENT = "JukeflowFilterGradient"
+
+/** Attributes of our conv kernels. */
+export interface CorrelateAttrs {
+  readonly stride: number
+  readonly dilation: number
+}
+export interface TransposedCorrelateAttrs extends CorrelateAttrs {
+  /** Output length. */
+  readonly length: number
+  /** w is (K, Cout, Cin) and used transposed. */
+  readonly transposeW: boolean
+}
+export interface FilterGradientAttrs extends CorrelateAttrs {
+  readonly kernel: number
+}
+
+/** What the native path is, or why there is none. */
+export type NativeStatus =
+  | { readonly available: true; readonly blas: string }
+  | { readonly available: false; readonly reason: string }
+
+/** Whether the native kernels load here, with which BLAS (and its threads), or why not. */
+export const nativeStatus = (): NativeStatus =>
+  native ? { available: true, blas: native.blas } : { available: false, reason: nativeUnavailable ?? "unknown" }
+
+/** Sets the BLAS's threads (no effect without the native path). */
+export const setNativeThreads = (threads: number): void => native?.setThreads(threads)
+
+/** Whether our conv kernels are registered for the backend in use (ops.ts asks on every call). */
+export const hasNativeKernels = (): boolean => tf.getKernel(CORRELATE, tf.getBackend()) !== undefined
+
+// ---------------------------------------------------------------------------------------------
+// Reaching a backend's memory.
+
+interface Memory {
+  /** A Float32Array over the tensor's data, where the backend keeps it. */
+  readonly view: (t: tf.TensorInfo) => Float32Array
+  /** A new float32 output of this shape. */
+  readonly output: (shape: number[]) => tf.TensorInfo
+}
+
+interface WasmLike {
+  makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo
+  typedArrayFromHeap(t: tf.TensorInfo): Float32Array
+}
+interface CpuLike {
+  data: { get(dataId: unknown): { values: unknown } }
+  makeTensorInfo(shape: number[], dtype: tf.DataType, values: Float32Array): tf.TensorInfo
+}
+
+const memoryOf = (backendName: string, backend: unknown): Memory => {
+  if (backendName === "wasm") {
+    const wasm = backend as WasmLike
+    return { view: (t) => wasm.typedArrayFromHeap(t), output: (shape) => wasm.makeOutput(shape, "float32") }
+  }
+  const cpu = backend as CpuLike
+  return {
+    view: (t) => cpu.data.get(t.dataId).values as Float32Array,
+    output: (shape) => cpu.makeTensorInfo(shape, "float32", new Float32Array(tf.util.sizeFromShape(shape))),
+  }
+}
+
+const floats = (t: tf.TensorInfo | undefined, name: string): tf.TensorInfo => {
+  if (t === undefined || t.dtype !== "float32") throw new TypeError(`native kernel: input ${name} must be float32`)
+  return t
+}
+
+// ---------------------------------------------------------------------------------------------
+// Kernels. Outputs are allocated first: on wasm an allocation can grow the heap, which detaches
+// views taken before it.
+
+const correlateKernel = (backendName: string): tf.KernelFunc => ({ inputs, attrs, backend }) => {
+  const kernels = native!
+  const memory = memoryOf(backendName, backend)
+  const x = floats(inputs.x, "x")
+  const w = floats(inputs.w, "w")
+  const { stride, dilation } = attrs as unknown as CorrelateAttrs
+  const [batch, length, inChannels] = x.shape as [number, number, number]
+  const [kernel, , outChannels] = w.shape as [number, number, number]
+  const outLength = Math.floor((length - dilation * (kernel - 1) - 1) / stride) + 1
+  if (outLength < 1) throw new RangeError(`correlate: ${length} samples are fewer than the kernel's reach ${dilation * (kernel - 1) + 1}`)
+  const y = memory.output([batch, outLength, outChannels])
+  kernels.correlate(memory.view(x), memory.view(w), memory.view(y), batch, length, inChannels, kernel, outChannels, stride, dilation)
+  return y
+}
+
+const transposedCorrelateKernel = (backendName: string): tf.KernelFunc => ({ inputs, attrs, backend }) => {
+  const kernels = native!
+  const memory = memoryOf(backendName, backend)
+  const x = floats(inputs.x, "x")
+  const w = floats(inputs.w, "w")
+  const { stride, dilation, length, transposeW } = attrs as unknown as TransposedCorrelateAttrs
+  const [batch, inLength, inChannels] = x.shape as [number, number, number]
+  const kernel = w.shape[0]!
+  const outChannels = transposeW ? w.shape[1]! : w.shape[2]!
+  const y = memory.output([batch, length, outChannels])
+  kernels.transposedCorrelate(
+    memory.view(x), memory.view(w), memory.view(y), batch, inLength, inChannels, kernel, outChannels, stride, dilation, length, transposeW,
+  )
+  return y
+}
+
+const filterGradientKernel = (backendName: string): tf.KernelFunc => ({ inputs, attrs, backend }) => {
+  const kernels = native!
+  const memory = memoryOf(backendName, backend)
+  const x = floats(inputs.x, "x")
+  const dy = floats(inputs.dy, "dy")
+  const { stride, dilation, kernel } = attrs as unknown as FilterGradientAttrs
+  const [batch, length, inChannels] = x.shape as [number, number, number]
+  const [, outLength, outChannels] = dy.shape as [number, number, number]
+  const dw = memory.output([kernel, inChannels, outChannels])
+  kernels.filterGradient(memory.view(x), memory.view(dy), memory.view(dw), batch, length, inChannels, outLength, outChannels, kernel, stride, dilation)
+  return dw
+}
+
+/**
+ * BatchMatMul on the BLAS: a (..., M, K) · b (..., K, N) with transposes as flags (no copies), when
+ * both have the same batch or one has a batch of 1; other shapes go to the backend's own kernel.
+ */
+const batchMatMulKernel = (backendName: string, fallback: tf.KernelFunc): tf.KernelFunc => (args) => {
+  const { inputs, attrs, backend } = args
+  const a = inputs.a!
+  const b = inputs.b!
+  const { transposeA, transposeB } = attrs as unknown as tf.BatchMatMulAttrs
+  if (a.dtype !== "float32" || b.dtype !== "float32" || a.shape.length < 2 || b.shape.length < 2) return fallback(args)
+  const batchA = tf.util.sizeFromShape(a.shape.slice(0, -2))
+  const batchB = tf.util.sizeFromShape(b.shape.slice(0, -2))
+  const batchShape = batchA >= batchB ? a.shape.slice(0, -2) : b.shape.slice(0, -2)
+  if (batchA !== batchB && batchA !== 1 && batchB !== 1) return fallback(args)
+  if (batchA === batchB && a.shape.length !== b.shape.length) return fallback(args)
+  const [aRows, aCols] = a.shape.slice(-2) as [number, number]
+  const [bRows, bCols] = b.shape.slice(-2) as [number, number]
+  const [m, k] = transposeA ? [aCols, aRows] : [aRows, aCols]
+  const [k2, n] = transposeB ? [bCols, bRows] : [bRows, bCols]
+  if (k !== k2) throw new RangeError(`matMul: inner sizes ${k} and ${k2} differ (shapes ${a.shape} and ${b.shape})`)
+  const batch = Math.max(batchA, batchB)
+  const memory = memoryOf(backendName, backend)
+  const c = memory.output([...batchShape, m, n])
+  native!.sgemmBatched(
+    batch, transposeA, transposeB, m, n, k, 1,
+    memory.view(a), batchA === 1 ? 0 : m * k, memory.view(b), batchB === 1 ? 0 : k * n, 0, memory.view(c), m * n,
+  )
+  return c
+}
+
+/**
+ * Registers the native kernels for `backendName` (`wasm` or `cpu`); returns what to report as
+ * kernels of ours (`native-conv`, `native-matmul`), empty when there is no native path.
+ */
+export const registerNativeKernels = (backendName: string): string[] => {
+  if (backendName !== "wasm" && backendName !== "cpu") return []
+  if (native === undefined) return []
+  const ours: Array<[string, tf.KernelFunc]> = [
+    [CORRELATE, correlateKernel(backendName)],
+    [TRANSPOSED_CORRELATE, transposedCorrelateKernel(backendName)],
+    [FILTER_GRADIENT, filterGradientKernel(backendName)],
+  ]
+  for (const [kernelName, kernelFunc] of ours) {
+    if (tf.getKernel(kernelName, backendName) === undefined) tf.registerKernel({ kernelName, backendName, kernelFunc })
+  }
+  const existing = tf.getKernel("BatchMatMul", backendName)
+  if (existing !== undefined && !replaced.has(existing.kernelFunc)) {
+    const kernelFunc = batchMatMulKernel(backendName, existing.kernelFunc)
+    replaced.add(kernelFunc)
+    tf.unregisterKernel("BatchMatMul", backendName)
+    tf.registerKernel({ kernelName: "BatchMatMul", backendName, kernelFunc })
+  }
+  return ["native-conv", "native-matmul"]
+}
+
+const replaced = new WeakSet<tf.KernelFunc>()

@@ -1,0 +1,14 @@
+{
+  "targets": [
+    {
+      "target_name": "jukeflow_native",
+      "sources": ["src/addon.c", "src/blas.c", "src/kernels.c"],
+      "defines": ["NAPI_VERSION=8"],
+      "cflags_c": ["-std=gnu11", "-O3", "-Wall", "-Wextra"],
+      "conditions": [
+        ["OS=='linux'", { "libraries": ["-ldl", "-lpthread", "-lm"] }],
+        ["OS=='mac'", { "xcode_settings": { "OTHER_CFLAGS": ["-std=gnu11", "-O3"] } }]
+      ]
+    }
+  ]
+}

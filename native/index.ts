@@ -1,0 +1,108 @@
+/**
+ * The native kernels (native/src, built by `node native/build.js`): conv and matrix products on a
+ * real BLAS, run in place on Float32Arrays — views on the wasm heap included, so nothing is copied.
+ * `native` is undefined when they are not built or no BLAS loads, and `nativeUnavailable` says why.
+ *
+ * All arrays are row-major and dense. Every shape argument is checked against the arrays' lengths:
+ * a mismatch throws a RangeError, an output that overlaps an input too. A view on the wasm heap must
+ * be taken after the last allocation before the call (a growing heap detaches old views).
+ */
+import { createRequire } from "node:module"
+import { availableParallelism } from "node:os"
+import { fileURLToPath } from "node:url"
+
+/** The kernels, on the BLAS that `blas` names. */
+export interface NativeKernels {
+  /** The BLAS in use and its threading, e.g. "OpenBLAS 0.3.21 … (pthreads, 2 threads; libopenblas.so.0)". */
+  readonly blas: string
+  /** Sets the BLAS's thread count (a no-op for a BLAS that cannot be told). */
+  setThreads(threads: number): void
+  /**
+   * c[i] = alpha·op(a[i])·op(b[i]) + beta·c[i] for i < batch, op(a[i]) m × k, op(b[i]) k × n.
+   * strideA/B/C: elements between batch items (0 repeats one matrix for every item; not for c).
+   */
+  sgemmBatched(
+    batch: number, transA: boolean, transB: boolean, m: number, n: number, k: number,
+    alpha: number, a: Float32Array, strideA: number, b: Float32Array, strideB: number,
+    beta: number, c: Float32Array, strideC: number,
+  ): void
+  /**
+   * Valid cross-correlation, x (B, T, Cin), w (K, Cin, Cout) → y (B, T', Cout), overwritten:
+   * y[b, m] = Σ_k x[b, stride·m + dilation·k] · w[k], T' = ⌊(T − dilation·(K − 1) − 1) / stride⌋ + 1.
+   */
+  correlate(
+    x: Float32Array, w: Float32Array, y: Float32Array,
+    B: number, T: number, Cin: number, K: number, Cout: number, stride: number, dilation: number,
+  ): void
+  /**
+   * The transpose of `correlate`, x (B, T, Cin) → y (B, L, Cout), overwritten: y = 0, then
+   * y[b, stride·m + dilation·k] += x[b, m] · W[k] for m < T, rows ≥ L dropped. W[k] = w[k] with
+   * w (K, Cin, Cout), or with `transposeW` W[k] = w[k]ᵀ with w (K, Cout, Cin) — a conv's own weights
+   * for its input gradient.
+   */
+  transposedCorrelate(
+    x: Float32Array, w: Float32Array, y: Float32Array,
+    B: number, T: number, Cin: number, K: number, Cout: number, stride: number, dilation: number,
+    L: number, transposeW: boolean,
+  ): void
+  /**
+   * The gradient of `correlate` with respect to w, x (B, T, Cin), dy (B, Tout, Cout) → dw (K, Cin, Cout),
+   * overwritten: dw[k] = Σ_b Σ_{m < Tout} x[b, stride·m + dilation·k]ᵀ · dy[b, m].
+   */
+  filterGradient(
+    x: Float32Array, dy: Float32Array, dw: Float32Array,
+    B: number, T: number, Cin: number, Tout: number, Cout: number, K: number, stride: number, dilation: number,
+  ): void
+}
+
+/** The functions the addon exports (native/src/addon.c). */
+interface Addon extends Omit<NativeKernels, "blas"> {
+  blas(): string | undefined
+  blasError(): string | undefined
+}
+
+/** Where `node-gyp` puts the addon. */
+const ADDON_PATH = fileURLToPath(new URL("./build/Release/jukeflow_native.node", import.meta.url))
+
+const load = (): { kernels: NativeKernels; reason?: undefined } | { kernels?: undefined; reason: string } => {
+  if (process.env.JUKEFLOW_NATIVE === "0") return { reason: "the native kernels are switched off (JUKEFLOW_NATIVE=0)." }
+  let addon: Addon
+  try {
+    addon = createRequire(import.meta.url)(ADDON_PATH) as Addon
+  } catch (error) {
+    const missing = (error as NodeJS.ErrnoException).code === "MODULE_NOT_FOUND"
+    return {
+      reason: missing
+        ? "the native kernels are not built (`node native/build.js` builds them; it needs a C compiler)."
+        : `the native kernels did not load: ${(error as Error).message.split("\n")[0]}`,
+    }
+  }
+  const problem = addon.blasError()
+  if (problem !== undefined) return { reason: `the native kernels found no BLAS: ${problem}.` }
+  addon.setThreads(defaultThreads())
+  const kernels: NativeKernels = {
+    get blas() {
+      return addon.blas() ?? ""
+    },
+    setThreads: addon.setThreads,
+    sgemmBatched: addon.sgemmBatched,
+    correlate: addon.correlate,
+    transposedCorrelate: addon.transposedCorrelate,
+    filterGradient: addon.filterGradient,
+  }
+  return { kernels }
+}
+
+/** JUKEFLOW_CORES (set for a unit's process by the runtime) if it is a positive integer, else every core. */
+const defaultThreads = (): number => {
+  const cores = Number(process.env.JUKEFLOW_CORES)
+  return Number.isInteger(cores) && cores >= 1 ? cores : availableParallelism()
+}
+
+const loaded = load()
+
+/** The native kernels, or undefined when they are not built or no BLAS loads (`nativeUnavailable` says why). */
+export const native: NativeKernels | undefined = loaded.kernels
+
+/** Why `native` is undefined, in one sentence; undefined when the kernels are there. */
+export const nativeUnavailable: string | undefined = loaded.reason

@@ -1,0 +1,35 @@
+/*
+ * The conv and matrix kernels on raw row-major float arrays. Callers (addon.c) have checked every
+ * shape against the arrays' lengths and that each dimension handed to the BLAS fits its int.
+ */
+#ifndef JUKEFLOW_KERNELS_H
+#define JUKEFLOW_KERNELS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "blas.h"
+
+/* C = alpha·op(A)·op(B) + beta·C, row-major, op(A) m×k; m = 1 or n = 1 go to sgemv. */
+void gemm(const Blas *blas, bool transA, bool transB, int64_t m, int64_t n, int64_t k, float alpha,
+          const float *a, int64_t lda, const float *b, int64_t ldb, float beta, float *c, int64_t ldc);
+
+/* Output length of a valid correlation (may be ≤ 0). */
+int64_t correlated_length(int64_t length, int64_t kernel, int64_t stride, int64_t dilation);
+
+/* y (B, T', Cout) = valid cross-correlation of x (B, T, Cin) with w (K, Cin, Cout). */
+void correlate(const Blas *blas, const float *x, const float *w, float *y, int64_t batch, int64_t length,
+               int64_t cin, int64_t kernel, int64_t cout, int64_t stride, int64_t dilation);
+
+/* y (B, L, Cout) = 0, then y[b, stride·m + dilation·k] += x[b, m]·W[k], rows ≥ L dropped; W[k] = w[k]
+   (Cin × Cout), or w[k]ᵀ with w (K, Cout, Cin) when transposeW. */
+void transposed_correlate(const Blas *blas, const float *x, const float *w, float *y, int64_t batch,
+                          int64_t length, int64_t cin, int64_t kernel, int64_t cout, int64_t stride,
+                          int64_t dilation, int64_t out_length, bool transpose_w);
+
+/* dw (K, Cin, Cout) = Σ_b Σ_m x[b, stride·m + dilation·k]ᵀ·dy[b, m], x (B, T, Cin), dy (B, T', Cout). */
+void filter_gradient(const Blas *blas, const float *x, const float *dy, float *dw, int64_t batch,
+                     int64_t length, int64_t cin, int64_t out_length, int64_t cout, int64_t kernel,
+                     int64_t stride, int64_t dilation);
+
+#endif
