@@ -13,12 +13,32 @@ import * as tf from "@tensorflow/tfjs-core"
 import "@tensorflow/tfjs-backend-cpu"
 import "@tensorflow/tfjs-backend-wasm"
 import { createRequire } from "node:module"
-import { registerNativeKernels } from "./native-kernels.ts"
+import { nativeStatus, registerNativeKernels } from "./native-kernels.ts"
 
 /** The backend in use and the kernels of ours registered for it (the run record shows both). */
 export interface BackendChoice {
   readonly name: string
   readonly kernels: string[]
+}
+
+/**
+ * One line for the run record: the backend, the kernels of ours on it, and the BLAS behind the
+ * native ones — "wasm + Conv2DBackpropFilter, UnsortedSegmentSum, Identity + native conv, matMul
+ * on OpenBLAS 0.3.21 (1 thread)".
+ */
+export const describeBackend = (choice: BackendChoice): string => {
+  const ours = choice.kernels.filter((k) => !k.startsWith("native-"))
+  const native = choice.kernels.filter((k) => k.startsWith("native-")).map((k) => k.slice("native-".length))
+  const status = nativeStatus()
+  const blas = status.available ? shortBlas(status.blas) : ""
+  return [choice.name, ours.length > 0 ? ours.join(", ") : "", native.length > 0 ? `native ${native.join(", ")} on ${blas}` : ""].filter((p) => p !== "").join(" + ")
+}
+
+/** "OpenBLAS 0.3.21 NO_LAPACKE ... (pthreads, 2 threads; libopenblas.so.0)" → "OpenBLAS 0.3.21 (2 threads)". */
+const shortBlas = (blas: string): string => {
+  const name = blas.split(" (")[0]!.split(" ").slice(0, 2).join(" ")
+  const threads = /(\d+) threads?/.exec(blas)
+  return threads ? `${name} (${threads[1]} thread${threads[1] === "1" ? "" : "s"})` : name
 }
 
 /** Backends that `prefer` can ask for ahead of the native ones. */

@@ -8,7 +8,7 @@ import { Effect } from "effect"
 import { mkdir, writeFile } from "node:fs/promises"
 import { join } from "node:path"
 import { encodeWav } from "../audio/wav.ts"
-import { useBestBackend } from "../models/backend.ts"
+import { describeBackend, useBestBackend } from "../models/backend.ts"
 import { decodeSong } from "../models/segments.ts"
 import { autoencoderVariables } from "../models/vqvae.ts"
 import { sequenceOf } from "../dataset/tokens.ts"
@@ -29,7 +29,7 @@ export const decode = Stage.define({
   run: ({ tokens, bottom, middle, top }, _params, ctx) =>
     Effect.gen(function* () {
       const backend = yield* Effect.promise(() => useBestBackend())
-      yield* ctx.reportBackend(backend.name)
+      yield* ctx.reportBackend(describeBackend(backend))
       const checkpoints = [bottom, middle, top]
       const models = yield* Effect.promise(() => Promise.all(checkpoints.map(loadAutoencoder)))
       const windows = yield* tokens.all()

@@ -6,7 +6,7 @@
 import * as tf from "@tensorflow/tfjs-core"
 import { Effect, Schema } from "effect"
 import { downmix } from "../audio/stats.ts"
-import { useBestBackend } from "../models/backend.ts"
+import { describeBackend, useBestBackend } from "../models/backend.ts"
 import { encodeSong } from "../models/segments.ts"
 import { autoencoderVariables } from "../models/vqvae.ts"
 import { Ingested } from "../schemas/audio.ts"
@@ -31,7 +31,7 @@ export const encode = Stage.define({
   run: ({ audio, bottom, middle, top }, p, ctx) =>
     Effect.gen(function* () {
       const backend = yield* Effect.promise(() => useBestBackend())
-      yield* ctx.reportBackend(backend.name)
+      yield* ctx.reportBackend(describeBackend(backend))
       const models = yield* Effect.promise(() => Promise.all([bottom, middle, top].map(loadAutoencoder)))
       const rows: TokenWindow[] = []
       for (const source of (yield* audio.all()).filter((r) => r.source === "mix")) {

@@ -13,7 +13,7 @@ import { mkdir, readFile, rename, rm, writeFile } from "node:fs/promises"
 import { join } from "node:path"
 import { clipSampler } from "../dataset/batches.ts"
 import { adamVariables, createAdam } from "../models/adam.ts"
-import { useBestBackend } from "../models/backend.ts"
+import { describeBackend, useBestBackend } from "../models/backend.ts"
 import { assignFromTensors, variablesToTensors } from "../models/checkpoint.ts"
 import { measureLossScale } from "../models/losses.ts"
 import { seededRandom } from "../models/random.ts"
@@ -54,7 +54,7 @@ export const vqvaeTrain = Stage.define({
   run: ({ chunks, audio }, p, ctx) =>
     Effect.gen(function* () {
       const backend = yield* Effect.promise(() => useBestBackend())
-      yield* ctx.reportBackend([backend.name, ...backend.kernels].join("+"))
+      yield* ctx.reportBackend(describeBackend(backend))
       const mixes = (yield* audio.all()).filter((r) => r.source === "mix")
       const train = (yield* chunks.all()).filter((c) => c.split === "train")
       const fail = (reason: string) => new StageFailed({ stage: ctx.stage, reason })
