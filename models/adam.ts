@@ -1,6 +1,7 @@
 /**
  * Adam over a map of named variables, with its moments in named variables too, so that a
- * checkpoint can save them beside the weights (`adam.m.<name>`, `adam.v.<name>`, and the step).
+ * checkpoint can save them beside the weights (`adam.m.<name>`, `adam.v.<name>`, and the step);
+ * and what every training step does around it: global-norm clipping and the warm-up schedule.
  */
 import * as tf from "@tensorflow/tfjs-core"
 
@@ -54,3 +55,16 @@ export const adamUpdate = (
     }
   })
 }
+
+/**
+ * Scales gradients down so that their global norm (over all of them) is at most maxNorm; returns
+ * the norm before clipping. Unclipped gradients are returned as they are.
+ */
+export const clipByGlobalNorm = (gradients: ReadonlyMap<string, tf.Tensor>, maxNorm: number): { gradients: Map<string, tf.Tensor>; norm: number } => {
+  const norm = tf.tidy(() => tf.sqrt(tf.addN([...gradients.values()].map((g) => tf.sum(tf.square(g))))).dataSync()[0]!)
+  const scale = Math.min(1, maxNorm / (norm + 1e-6))
+  return { gradients: new Map([...gradients].map(([name, g]) => [name, scale < 1 ? tf.mul(g, scale) : g])), norm }
+}
+
+/** The learning rate of update `step` (0 = the first): a linear ramp to `peak` over `warmupSteps` updates, then `peak`. */
+export const warmupLearningRate = (peak: number, warmupSteps: number, step: number): number => peak * Math.min(1, (step + 1) / Math.max(1, warmupSteps))

@@ -8,7 +8,7 @@
  * Call `useBestBackend()` (backend.ts) once before the first step: it registers tfjs's gradients.
  */
 import * as tf from "@tensorflow/tfjs-core"
-import { ADAM_DEFAULTS, adamUpdate, type AdamConfig, type AdamState } from "./adam.ts"
+import { ADAM_DEFAULTS, adamUpdate, clipByGlobalNorm, warmupLearningRate, type AdamConfig, type AdamState } from "./adam.ts"
 import { gradientsRegistered } from "./backend.ts"
 import { initCodebook, quantize, updateCodebook } from "./bottleneck.ts"
 import { l2Loss, spectralLoss, spectralLossStfts, type LossScale } from "./losses.ts"
@@ -92,7 +92,7 @@ export const trainStep = (autoencoder: Autoencoder, optimizer: AdamState, audio:
 
   const namesById = new Map([...weights].map(([name, w]) => [w.name, name]))
   const { gradients, norm: gradientNorm } = clipByGlobalNorm(new Map(Object.entries(grads).map(([id, g]) => [namesById.get(id)!, g])), config.clipNorm)
-  const learningRate = config.learningRate * Math.min(1, (step + 1) / Math.max(1, config.warmupSteps))
+  const learningRate = warmupLearningRate(config.learningRate, config.warmupSteps, step)
   adamUpdate(weights, gradients, optimizer, learningRate, config.adam)
 
   const { vectors, codes, parts } = kept!
@@ -101,16 +101,6 @@ export const trainStep = (autoencoder: Autoencoder, optimizer: AdamState, audio:
   const total = loss.dataSync()[0]!
   tf.dispose([loss, vectors, codes, parts, ...Object.values(grads), ...gradients.values()])
   return { step: optimizer.step, loss: total, l2: l2!, spectral: spectral!, commit: commit!, ...codebook, gradientNorm, learningRate }
-}
-
-/**
- * Scales gradients down so that their global norm (over all of them) is at most maxNorm; returns
- * the norm before clipping. Unclipped gradients are returned as they are.
- */
-export const clipByGlobalNorm = (gradients: ReadonlyMap<string, tf.Tensor>, maxNorm: number): { gradients: Map<string, tf.Tensor>; norm: number } => {
-  const norm = tf.tidy(() => tf.sqrt(tf.addN([...gradients.values()].map((g) => tf.sum(tf.square(g))))).dataSync()[0]!)
-  const scale = Math.min(1, maxNorm / (norm + 1e-6))
-  return { gradients: new Map([...gradients].map(([name, g]) => [name, scale < 1 ? tf.mul(g, scale) : g])), norm }
 }
 
 /** (B, L, D) → (B·L, D). */

@@ -25,7 +25,8 @@
 import * as tf from "@tensorflow/tfjs-core"
 import { bottleneckVariables, codeVectors, createBottleneck, nearestCodes, type Bottleneck, type BottleneckConfig } from "./bottleneck.ts"
 import { conv1d, convTranspose1d } from "./ops.ts"
-import { randomNormal, seededRandom, type Random } from "./random.ts"
+import { Parameters } from "./parameters.ts"
+import { seededRandom } from "./random.ts"
 
 /** One level's autoencoder sizes (paper values for bottom / middle / top in brackets). */
 export interface LevelConfig {
@@ -222,27 +223,3 @@ const conv = (p: Parameters, name: string, kernel: number, inChannels: number, o
   weight: p.normal(`${name}.weight`, [kernel, inChannels, outChannels]) as tf.Variable<tf.Rank.R3>,
   bias: p.zeros(`${name}.bias`, [outChannels]) as tf.Variable<tf.Rank.R1>,
 })
-
-/** Named trainable variables, initialised in creation order from one seeded stream. */
-class Parameters {
-  readonly variables = new Map<string, tf.Variable>()
-  constructor(
-    private readonly random: Random,
-    private readonly scale: number,
-  ) {}
-
-  normal(name: string, shape: number[]): tf.Variable {
-    return this.add(name, () => randomNormal(shape, this.scale, this.random))
-  }
-
-  zeros(name: string, shape: number[]): tf.Variable {
-    return this.add(name, () => tf.zeros(shape))
-  }
-
-  private add(name: string, init: () => tf.Tensor): tf.Variable {
-    if (this.variables.has(name)) throw new Error(`parameter ${name} defined twice`)
-    const variable = tf.tidy(() => tf.variable(init(), true))
-    this.variables.set(name, variable)
-    return variable
-  }
-}

@@ -1,4 +1,5 @@
-/** Shared by the model tests: backends to run on, seeded tensors, finite differences, closeness. */
+/** Shared by the model tests: backends to run on, seeded tensors, finite differences, closeness, the PyTorch peer. */
+import { spawnSync } from "node:child_process"
 import * as tf from "@tensorflow/tfjs-core"
 import { expect } from "vitest"
 import { useBestBackend } from "../../models/backend.ts"
@@ -63,3 +64,31 @@ export const expectClose = (actual: ArrayLike<number>, expected: ArrayLike<numbe
 
 /** A loss that weighs every output element by a fixed random number, so each gets its own gradient. */
 export const weighted = (y: tf.Tensor, seed: number): tf.Scalar => tf.sum(tf.mul(y, normal(y.shape, seed)))
+
+/** max |actual − expected| / max(1, max |expected|): absolute while values stay within ±1, relative beyond. */
+export const scaledError = (actual: ArrayLike<number>, expected: ArrayLike<number>): number => {
+  expect(actual.length).toBe(expected.length)
+  let error = 0
+  let scale = 1
+  for (let i = 0; i < expected.length; i++) {
+    error = Math.max(error, Math.abs(actual[i]! - expected[i]!))
+    scale = Math.max(scale, Math.abs(expected[i]!))
+  }
+  return error / scale
+}
+
+/** The Python whose PyTorch (Debian's python3-torch) runs the references in bench/torch/. */
+export const PYTHON = "/usr/bin/python3"
+
+/**
+ * Whether PyTorch imports in PYTHON; whether a parity test must run anyway (CI or JUKEFLOW_SLOW
+ * set, so that CI cannot skip it silently); and, when it is missing, why and how to install it.
+ */
+export const probeTorch = (): { available: boolean; required: boolean; missing: string } => {
+  const torch = spawnSync(PYTHON, ["-c", "import torch"], { encoding: "utf8" })
+  return {
+    available: torch.status === 0,
+    required: Boolean(process.env.CI || process.env.JUKEFLOW_SLOW),
+    missing: `${PYTHON} cannot import torch (${(torch.stderr || String(torch.error)).trim().split("\n").at(-1)}); install it with: apt-get install python3-torch libopenblas0`,
+  }
+}

@@ -40,9 +40,8 @@ import {
   type Autoencoder,
   type VQVAEConfig,
 } from "../../models/vqvae.ts"
-import { normal } from "./helpers.ts"
+import { normal, probeTorch, PYTHON, scaledError } from "./helpers.ts"
 
-const PYTHON = "/usr/bin/python3"
 const REFERENCE = join(resolve(dirname(fileURLToPath(import.meta.url)), "../.."), "bench/torch/vqvae.py")
 const TOLERANCE = 1e-4
 /** A vector's nearest code must beat its second by this fraction of (‖x‖ + ‖c‖)²: far above float32 rounding. */
@@ -63,10 +62,7 @@ const CASES = [
   { name: "stereo, hop 16, dilations 1, 3, 9, 27, 1", vqvae: STEREO, audioShape: [2, 2048, 2] },
 ] as const
 
-const torch = spawnSync(PYTHON, ["-c", "import torch"], { encoding: "utf8" })
-const hasTorch = torch.status === 0
-const required = Boolean(process.env.CI || process.env.JUKEFLOW_SLOW)
-const missing = `${PYTHON} cannot import torch (${(torch.stderr || String(torch.error)).trim().split("\n").at(-1)}); install it with: apt-get install python3-torch libopenblas0`
+const { available: hasTorch, required, missing } = probeTorch()
 if (!hasTorch && !required) console.warn(`skipping the PyTorch parity test: ${missing}`)
 
 describe.skipIf(!hasTorch && !required)("parity with the PyTorch reference (bench/torch/vqvae.py)", () => {
@@ -194,15 +190,3 @@ const writeInputs = (dir: string, autoencoder: Autoencoder, audio: tf.Tensor3D, 
 /** The values of the rows of a (rows, width) matrix other than `except`. */
 const rowsExcept = (values: ArrayLike<number>, width: number, except: ReadonlySet<number>): number[] =>
   Array.from(values).filter((_, i) => !except.has(Math.floor(i / width)))
-
-/** max |actual − expected| / max(1, max |expected|). */
-const scaledError = (actual: ArrayLike<number>, expected: ArrayLike<number>): number => {
-  expect(actual.length).toBe(expected.length)
-  let error = 0
-  let scale = 1
-  for (let i = 0; i < expected.length; i++) {
-    error = Math.max(error, Math.abs(actual[i]! - expected[i]!))
-    scale = Math.max(scale, Math.abs(expected[i]!))
-  }
-  return error / scale
-}

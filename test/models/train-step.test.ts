@@ -5,9 +5,9 @@
  */
 import * as tf from "@tensorflow/tfjs-core"
 import { beforeAll, describe, expect, it } from "vitest"
-import { adamUpdate, adamVariables, createAdam, type AdamState } from "../../models/adam.ts"
+import { adamUpdate, adamVariables, clipByGlobalNorm, createAdam, type AdamState } from "../../models/adam.ts"
 import { measureLossScale, spectralLossStfts } from "../../models/losses.ts"
-import { clipByGlobalNorm, trainConfig, trainStep, type StepMetrics, type TrainConfig } from "../../models/train-step.ts"
+import { trainConfig, trainStep, type StepMetrics, type TrainConfig } from "../../models/train-step.ts"
 import { autoencoderVariables, createAutoencoder, DEMO_VQVAE, levelConfig, type Autoencoder, type VQVAEConfig } from "../../models/vqvae.ts"
 import { onBackend } from "./helpers.ts"
 
