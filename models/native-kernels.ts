@@ -6,8 +6,11 @@
  * `registerNativeKernels(backend)` registers three kernels of ours (`JukeflowCorrelate`,
  * `JukeflowTransposedCorrelate`, `JukeflowFilterGradient`) that ops.ts calls when they exist, and
  * replaces the backend's `BatchMatMul` (falling back to the backend's own for shapes it does not
- * take). Without the addon (no compiler or no BLAS at install) nothing is registered and ops.ts
- * keeps its pure-tfjs formulation; `JUKEFLOW_NATIVE=0` turns the native path off.
+ * take). The conv kernels take padding, cropping and bias themselves (`nativeCorrelate`,
+ * `nativeTransposedCorrelate` and `nativeFilterGradient` run them), so a conv with bias is one kernel
+ * forward and two backward, with no pad, slice or bias-add copies around them. Without the addon (no
+ * compiler or no BLAS at install) nothing is registered and ops.ts keeps its pure-tfjs formulation;
+ * `JUKEFLOW_NATIVE=0` turns the native path off.
  */
 import * as tf from "@tensorflow/tfjs-core"
 import { native, nativeUnavailable } from "../native/index.ts"
@@ -20,15 +23,28 @@ export const FILTER_GRADIENT = "JukeflowFilterGradient"
 export interface CorrelateAttrs {
   readonly stride: number
   readonly dilation: number
+  /** Zeros seen before and after x's time axis (not copied). */
+  readonly padLeft: number
+  readonly padRight: number
 }
-export interface TransposedCorrelateAttrs extends CorrelateAttrs {
+export interface TransposedCorrelateAttrs {
+  readonly stride: number
+  readonly dilation: number
   /** Output length. */
   readonly length: number
+  /** x's row m, tap k lands on output row stride·m + dilation·k − offset; rows outside [0, length) are dropped. */
+  readonly offset: number
   /** w is (K, Cout, Cin) and used transposed. */
   readonly transposeW: boolean
 }
-export interface FilterGradientAttrs extends CorrelateAttrs {
+export interface FilterGradientAttrs {
   readonly kernel: number
+  readonly stride: number
+  readonly dilation: number
+  /** The forward conv's left padding (x is unpadded). */
+  readonly padLeft: number
+  /** Whether to return the bias gradient (the column sums of dy) too. */
+  readonly bias: boolean
 }
 
 /** What the native path is, or why there is none. */
@@ -91,13 +107,19 @@ const correlateKernel = (backendName: string): tf.KernelFunc => ({ inputs, attrs
   const memory = memoryOf(backendName, backend)
   const x = floats(inputs.x, "x")
   const w = floats(inputs.w, "w")
-  const { stride, dilation } = attrs as unknown as CorrelateAttrs
+  const bias = inputs.bias === undefined ? undefined : floats(inputs.bias, "bias")
+  const { stride, dilation, padLeft, padRight } = attrs as unknown as CorrelateAttrs
   const [batch, length, inChannels] = x.shape as [number, number, number]
   const [kernel, , outChannels] = w.shape as [number, number, number]
-  const outLength = Math.floor((length - dilation * (kernel - 1) - 1) / stride) + 1
-  if (outLength < 1) throw new RangeError(`correlate: ${length} samples are fewer than the kernel's reach ${dilation * (kernel - 1) + 1}`)
+  const outLength = Math.floor((length + padLeft + padRight - dilation * (kernel - 1) - 1) / stride) + 1
+  if (outLength < 1) {
+    throw new RangeError(`correlate: ${length} samples padded by ${padLeft} + ${padRight} are fewer than the kernel's reach ${dilation * (kernel - 1) + 1}`)
+  }
   const y = memory.output([batch, outLength, outChannels])
-  kernels.correlate(memory.view(x), memory.view(w), memory.view(y), batch, length, inChannels, kernel, outChannels, stride, dilation)
+  kernels.correlate(
+    memory.view(x), memory.view(w), memory.view(y), batch, length, inChannels, kernel, outChannels, stride, dilation,
+    padLeft, padRight, bias === undefined ? null : memory.view(bias),
+  )
   return y
 }
 
@@ -106,13 +128,15 @@ const transposedCorrelateKernel = (backendName: string): tf.KernelFunc => ({ inp
   const memory = memoryOf(backendName, backend)
   const x = floats(inputs.x, "x")
   const w = floats(inputs.w, "w")
-  const { stride, dilation, length, transposeW } = attrs as unknown as TransposedCorrelateAttrs
+  const bias = inputs.bias === undefined ? undefined : floats(inputs.bias, "bias")
+  const { stride, dilation, length, offset, transposeW } = attrs as unknown as TransposedCorrelateAttrs
   const [batch, inLength, inChannels] = x.shape as [number, number, number]
   const kernel = w.shape[0]!
   const outChannels = transposeW ? w.shape[1]! : w.shape[2]!
   const y = memory.output([batch, length, outChannels])
   kernels.transposedCorrelate(
-    memory.view(x), memory.view(w), memory.view(y), batch, inLength, inChannels, kernel, outChannels, stride, dilation, length, transposeW,
+    memory.view(x), memory.view(w), memory.view(y), batch, inLength, inChannels, kernel, outChannels, stride, dilation,
+    length, transposeW, offset, bias === undefined ? null : memory.view(bias),
   )
   return y
 }
@@ -122,12 +146,16 @@ const filterGradientKernel = (backendName: string): tf.KernelFunc => ({ inputs, 
   const memory = memoryOf(backendName, backend)
   const x = floats(inputs.x, "x")
   const dy = floats(inputs.dy, "dy")
-  const { stride, dilation, kernel } = attrs as unknown as FilterGradientAttrs
+  const { kernel, stride, dilation, padLeft, bias } = attrs as unknown as FilterGradientAttrs
   const [batch, length, inChannels] = x.shape as [number, number, number]
   const [, outLength, outChannels] = dy.shape as [number, number, number]
   const dw = memory.output([kernel, inChannels, outChannels])
-  kernels.filterGradient(memory.view(x), memory.view(dy), memory.view(dw), batch, length, inChannels, outLength, outChannels, kernel, stride, dilation)
-  return dw
+  const db = bias ? memory.output([outChannels]) : undefined
+  kernels.filterGradient(
+    memory.view(x), memory.view(dy), memory.view(dw), batch, length, inChannels, outLength, outChannels, kernel, stride, dilation,
+    padLeft, db === undefined ? null : memory.view(db),
+  )
+  return db === undefined ? dw : [dw, db]
 }
 
 /**
@@ -186,3 +214,20 @@ export const registerNativeKernels = (backendName: string): string[] => {
 }
 
 const replaced = new WeakSet<tf.KernelFunc>()
+
+// ---------------------------------------------------------------------------------------------
+// Running the conv kernels (ops.ts does, when `hasNativeKernels()`).
+
+/** y (B, T', Cout) = bias + x (B, T, Cin), zero-padded as attrs say, cross-correlated with w (K, Cin, Cout). */
+export const nativeCorrelate = (x: tf.Tensor3D, w: tf.Tensor3D, bias: tf.Tensor1D | undefined, attrs: CorrelateAttrs): tf.Tensor3D =>
+  tf.engine().runKernel(CORRELATE, bias === undefined ? { x, w } : { x, w, bias }, attrs as unknown as tf.NamedAttrMap) as tf.Tensor3D
+
+/** y (B, length, Cout) = bias + the transpose of `nativeCorrelate` applied to x (B, T, Cin), its rows shifted by −offset and cut to length. */
+export const nativeTransposedCorrelate = (x: tf.Tensor3D, w: tf.Tensor3D, bias: tf.Tensor1D | undefined, attrs: TransposedCorrelateAttrs): tf.Tensor3D =>
+  tf.engine().runKernel(TRANSPOSED_CORRELATE, bias === undefined ? { x, w } : { x, w, bias }, attrs as unknown as tf.NamedAttrMap) as tf.Tensor3D
+
+/** The gradients of `nativeCorrelate` (x unpadded, dy (B, T', Cout)) with respect to w (K, Cin, Cout) and, with attrs.bias, its bias. */
+export const nativeFilterGradient = (x: tf.Tensor3D, dy: tf.Tensor3D, attrs: FilterGradientAttrs): { dw: tf.Tensor3D; db?: tf.Tensor1D } => {
+  const result = tf.engine().runKernel(FILTER_GRADIENT, { x, dy }, attrs as unknown as tf.NamedAttrMap) as tf.Tensor | tf.Tensor[]
+  return Array.isArray(result) ? { dw: result[0] as tf.Tensor3D, db: result[1] as tf.Tensor1D } : { dw: result as tf.Tensor3D }
+}

@@ -10,13 +10,17 @@
  * Why custom gradients: tfjs 4.22 has no gradient for dilated convolutions, its wasm backend has no
  * Conv2DBackpropFilter, and its wasm Conv2DBackpropInput and transposed matMuls are 3-8× slower than
  * a plain conv or matMul on the same data (measured). So every conv here is built from three
- * primitives at the bottom of this file — `correlate` (native conv), `transposedCorrelate`
- * (polyphase: native convs) and `filterGradient` (im2col + one plain matMul) — and every matMul
+ * primitives at the bottom of this file — `correlate` (tfjs conv), `transposedCorrelate`
+ * (polyphase: tfjs convs) and `filterGradient` (im2col + one plain matMul) — and every matMul
  * from `tf.matMul` without transpose flags.
+ *
+ * With the native kernels (native-kernels.ts) a conv is one op whose kernels take padding, cropping
+ * and bias themselves: a profile of a training step showed the pad, slice and bias-add copies around
+ * the convs costing as much as the convs.
  */
 import * as tf from "@tensorflow/tfjs-core"
 import { customGradient } from "./custom-gradient.ts"
-import { CORRELATE, FILTER_GRADIENT, hasNativeKernels, TRANSPOSED_CORRELATE } from "./native-kernels.ts"
+import { hasNativeKernels, nativeCorrelate, nativeFilterGradient, nativeTransposedCorrelate } from "./native-kernels.ts"
 
 /** Options of `conv1d`. */
 export interface ConvOptions {
@@ -44,6 +48,7 @@ export const conv1d = (x: tf.Tensor3D, w: tf.Tensor3D, b?: tf.Tensor1D, options:
   const { stride = 1, dilation = 1, padding = 0 } = options
   if (stride !== 1 && dilation !== 1) throw new RangeError(`conv1d: stride ${stride} with dilation ${dilation}: one of them must be 1`)
   const [left, right] = typeof padding === "number" ? [padding, padding] : padding
+  if (hasNativeKernels()) return nativeConv1d(x, w, b, stride, dilation, left, right)
   const kernel = w.shape[0]
   const y = customGradient<tf.Tensor3D>([x, w], (save) => {
     const padded = padTime(x, left, right)
@@ -61,6 +66,28 @@ export const conv1d = (x: tf.Tensor3D, w: tf.Tensor3D, b?: tf.Tensor1D, options:
 }
 
 /**
+ * conv1d on the native kernels, one op: forward, one correlate that sees x padded and starts from
+ * the bias; backward, the input gradient cropped by its kernel and the filter and bias gradients
+ * from one kernel.
+ */
+const nativeConv1d = (x: tf.Tensor3D, w: tf.Tensor3D, b: tf.Tensor1D | undefined, stride: number, dilation: number, padLeft: number, padRight: number): tf.Tensor3D => {
+  const length = x.shape[1]
+  const kernel = w.shape[0]
+  return customGradient<tf.Tensor3D>(b === undefined ? [x, w] : [x, w, b], (save) => {
+    save([x, w])
+    return {
+      value: nativeCorrelate(x, w, b, { stride, dilation, padLeft, padRight }),
+      gradFunc: (dy, saved) => {
+        const [x, w] = saved as [tf.Tensor3D, tf.Tensor3D]
+        const dx = nativeTransposedCorrelate(dy, w, undefined, { stride, dilation, length, offset: padLeft, transposeW: true })
+        const { dw, db } = nativeFilterGradient(x, dy, { kernel, stride, dilation, padLeft, bias: b !== undefined })
+        return b === undefined ? [dx, dw] : [dx, dw, db!]
+      },
+    }
+  })
+}
+
+/**
  * y + b over the last axis. Its bias gradient sums dy over every other axis as one matMul with a
  * row of ones: a plain sum over the leading axes transposes dy first on wasm (measured 12 ms for
  * (4, 4096, 64), a fifth of a training step's kernel time).
@@ -68,12 +95,14 @@ export const conv1d = (x: tf.Tensor3D, w: tf.Tensor3D, b?: tf.Tensor1D, options:
 export const addBias = <T extends tf.Tensor>(y: T, b: tf.Tensor1D): T =>
   customGradient<T>([y, b], () => ({
     value: tf.add(y, b),
-    gradFunc: (dy) => {
-      const channels = b.shape[0]
-      const rows = tf.reshape(dy, [-1, channels]) as tf.Tensor2D
-      return [dy, tf.reshape(tf.matMul(tf.ones([1, rows.shape[0]]), rows), [channels])]
-    },
+    gradFunc: (dy) => [dy, sumRows(dy, b.shape[0])],
   }))
+
+/** Σ of (..., channels) over every axis but the last, as one matMul with a row of ones (see `addBias`). */
+const sumRows = (t: tf.Tensor, channels: number): tf.Tensor1D => {
+  const rows = tf.reshape(t, [-1, channels]) as tf.Tensor2D
+  return tf.reshape(tf.matMul(tf.ones([1, rows.shape[0]]), rows), [channels])
+}
 
 /**
  * Transposed 1-D convolution (the gradient of `conv1d` with respect to its input, used to
@@ -81,6 +110,7 @@ export const addBias = <T extends tf.Tensor>(y: T, b: tf.Tensor1D): T =>
  */
 export const convTranspose1d = (x: tf.Tensor3D, w: tf.Tensor3D, b?: tf.Tensor1D, options: ConvTransposeOptions = {}): tf.Tensor3D => {
   const { stride = 1, padding = 0 } = options
+  if (hasNativeKernels()) return nativeConvTranspose1d(x, w, b, stride, padding)
   const [batch, length] = x.shape
   const kernel = w.shape[0]
   const fullLength = (length - 1) * stride + kernel
@@ -97,6 +127,29 @@ export const convTranspose1d = (x: tf.Tensor3D, w: tf.Tensor3D, b?: tf.Tensor1D,
     }
   })
   return b === undefined ? y : addBias(y, b)
+}
+
+/**
+ * convTranspose1d on the native kernels, one op: forward, one transposedCorrelate that crops the
+ * padding and starts from the bias; backward, dy seen padded back to full length by the kernels.
+ */
+const nativeConvTranspose1d = (x: tf.Tensor3D, w: tf.Tensor3D, b: tf.Tensor1D | undefined, stride: number, padding: number): tf.Tensor3D => {
+  const kernel = w.shape[0]
+  const length = (x.shape[1] - 1) * stride + kernel - 2 * padding
+  return customGradient<tf.Tensor3D>(b === undefined ? [x, w] : [x, w, b], (save) => {
+    save([x, w])
+    return {
+      value: nativeTransposedCorrelate(x, w, b, { stride, dilation: 1, length, offset: padding, transposeW: false }),
+      gradFunc: (dy, saved) => {
+        const [x, w] = saved as [tf.Tensor3D, tf.Tensor3D]
+        const dx = nativeCorrelate(dy, tf.transpose(w, [0, 2, 1]), undefined, { stride, dilation: 1, padLeft: padding, padRight: padding })
+        // x and dy swap roles: the filter gradient of the conv that maps dy to dx, (K, Cout, Cin)
+        const { dw } = nativeFilterGradient(dy, x, { kernel, stride, dilation: 1, padLeft: padding, bias: false })
+        const grads = [dx, tf.transpose(dw, [0, 2, 1])]
+        return b === undefined ? grads : [...grads, sumRows(dy, b.shape[0])]
+      },
+    }
+  })
 }
 
 /**
@@ -170,22 +223,16 @@ const fitTime = (x: tf.Tensor3D, length: number): tf.Tensor3D => {
 
 /** Valid cross-correlation: y[m] = Σ_k x[stride·m + dilation·k] · w[k]. */
 const correlate = (x: tf.Tensor3D, w: tf.Tensor3D, stride: number, dilation: number): tf.Tensor3D =>
-  hasNativeKernels()
-    ? (tf.engine().runKernel(CORRELATE, { x, w }, { stride, dilation } as unknown as tf.NamedAttrMap) as tf.Tensor3D)
-    : tf.conv1d(x, w, stride, "valid", "NWC", dilation)
+  tf.conv1d(x, w, stride, "valid", "NWC", dilation)
 
 /**
  * The transpose of `correlate`, x (B, T, Cin), w (K, Cin, Cout): y[stride·m + dilation·k] += x[m] · w[k],
  * cut or zero-padded to `length`; with `transposeW`, w is (K, Cout, Cin) and each tap used
- * transposed. Natively, one strided GEMM per tap; otherwise written as one stride-1 conv: with stride s, output phase r
+ * transposed. Written as one stride-1 conv: with stride s, output phase r
  * (positions s·m + r) only sees taps r, r + s, r + 2s, ..., so the s phase kernels, flipped, become
  * s·Cout output channels of one conv whose output reshapes to the interleaved signal.
  */
 const transposedCorrelate = (x: tf.Tensor3D, w: tf.Tensor3D, stride: number, dilation: number, length: number, transposeW = false): tf.Tensor3D => {
-  if (hasNativeKernels()) {
-    const attrs = { stride, dilation, length, transposeW }
-    return tf.engine().runKernel(TRANSPOSED_CORRELATE, { x, w }, attrs as unknown as tf.NamedAttrMap) as tf.Tensor3D
-  }
   if (transposeW) return transposedCorrelate(x, tf.transpose(w, [0, 2, 1]), stride, dilation, length)
   const [kernel, inChannels, outChannels] = w.shape
   const phaseTaps = Math.ceil(kernel / stride)
@@ -205,9 +252,6 @@ const transposedCorrelate = (x: tf.Tensor3D, w: tf.Tensor3D, stride: number, dil
  * slice and the product is one plain matMul with dy (B·T', Cout).
  */
 const filterGradient = (x: tf.Tensor3D, dy: tf.Tensor3D, kernel: number, stride: number, dilation: number): tf.Tensor3D => {
-  if (hasNativeKernels()) {
-    return tf.engine().runKernel(FILTER_GRADIENT, { x, dy }, { kernel, stride, dilation } as unknown as tf.NamedAttrMap) as tf.Tensor3D
-  }
   const [batch, , inChannels] = x.shape
   const [, outLength, outChannels] = dy.shape
   const channelsFirst = tf.transpose(x, [2, 0, 1]) // (Cin, B, T)

@@ -27,31 +27,37 @@ export interface NativeKernels {
     beta: number, c: Float32Array, strideC: number,
   ): void
   /**
-   * Valid cross-correlation, x (B, T, Cin), w (K, Cin, Cout) → y (B, T', Cout), overwritten:
-   * y[b, m] = Σ_k x[b, stride·m + dilation·k] · w[k], T' = ⌊(T − dilation·(K − 1) − 1) / stride⌋ + 1.
+   * Cross-correlation of x (B, T, Cin), seen zero-padded by padLeft and padRight (nothing is copied),
+   * with w (K, Cin, Cout) → y (B, T', Cout), overwritten: y[b, m] = bias + Σ_k x[b, stride·m + dilation·k − padLeft] · w[k],
+   * rows of x outside [0, T) read as zeros, T' = ⌊(T + padLeft + padRight − dilation·(K − 1) − 1) / stride⌋ + 1.
+   * bias (Cout) or null (zero).
    */
   correlate(
     x: Float32Array, w: Float32Array, y: Float32Array,
     B: number, T: number, Cin: number, K: number, Cout: number, stride: number, dilation: number,
+    padLeft: number, padRight: number, bias: Float32Array | null,
   ): void
   /**
-   * The transpose of `correlate`, x (B, T, Cin) → y (B, L, Cout), overwritten: y = 0, then
-   * y[b, stride·m + dilation·k] += x[b, m] · W[k] for m < T, rows ≥ L dropped. W[k] = w[k] with
-   * w (K, Cin, Cout), or with `transposeW` W[k] = w[k]ᵀ with w (K, Cout, Cin) — a conv's own weights
-   * for its input gradient.
+   * The transpose of `correlate`, x (B, T, Cin) → y (B, L, Cout), overwritten: y = bias (or 0), then
+   * y[b, stride·m + dilation·k − offset] += x[b, m] · W[k] for m < T, rows outside [0, L) dropped. W[k] = w[k]
+   * with w (K, Cin, Cout), or with `transposeW` W[k] = w[k]ᵀ with w (K, Cout, Cin) — a conv's own weights
+   * for its input gradient (offset = its padLeft, L = its unpadded T); offset = padding crops a transposed conv.
    */
   transposedCorrelate(
     x: Float32Array, w: Float32Array, y: Float32Array,
     B: number, T: number, Cin: number, K: number, Cout: number, stride: number, dilation: number,
-    L: number, transposeW: boolean,
+    L: number, transposeW: boolean, offset: number, bias: Float32Array | null,
   ): void
   /**
-   * The gradient of `correlate` with respect to w, x (B, T, Cin), dy (B, Tout, Cout) → dw (K, Cin, Cout),
-   * overwritten: dw[k] = Σ_b Σ_{m < Tout} x[b, stride·m + dilation·k]ᵀ · dy[b, m].
+   * The gradients of `correlate` with respect to w and bias, x (B, T, Cin) seen zero-padded by padLeft,
+   * dy (B, Tout, Cout) → dw (K, Cin, Cout), overwritten: dw[k] = Σ_b Σ_{m < Tout} x[b, stride·m + dilation·k − padLeft]ᵀ · dy[b, m]
+   * (rows of x outside [0, T) add nothing; Tout is at least the length with no right padding), and, unless
+   * null, dbias (Cout) = Σ_b Σ_m dy[b, m].
    */
   filterGradient(
     x: Float32Array, dy: Float32Array, dw: Float32Array,
     B: number, T: number, Cin: number, Tout: number, Cout: number, K: number, stride: number, dilation: number,
+    padLeft: number, dbias: Float32Array | null,
   ): void
 }
 

@@ -101,6 +101,18 @@ static Floats floats(Call *call, size_t i, const char *name) {
   return result;
 }
 
+/* A Float32Array argument, or null: {NULL, 0}. */
+static Floats optional_floats(Call *call, size_t i, const char *name) {
+  napi_valuetype type;
+  if (call->ok && napi_typeof(call->env, call->argv[i], &type) == napi_ok && type == napi_null) return (Floats){NULL, 0};
+  bool is_typed = false;
+  if (call->ok && (napi_is_typedarray(call->env, call->argv[i], &is_typed) != napi_ok || !is_typed)) {
+    throw_error(call, false, "%s must be a Float32Array or null", name);
+    return (Floats){NULL, 0};
+  }
+  return floats(call, i, name);
+}
+
 /* a·b·c, or INT64_MAX when that overflows (no array is that long). */
 static int64_t size3(int64_t a, int64_t b, int64_t c) {
   int64_t ab, abc;
@@ -120,7 +132,7 @@ static void apart(Call *call, Floats out, int64_t used, const char *out_name, Fl
   if (!call->ok || used == 0 || used_in == 0) return;
   const uintptr_t out_start = (uintptr_t)out.data, in_start = (uintptr_t)in.data;
   if (out_start < in_start + (uintptr_t)used_in * sizeof(float) && in_start < out_start + (uintptr_t)used * sizeof(float))
-    throw_error(call, true, "%s shares memory with %s; the output must not overlap an input", out_name, in_name);
+    throw_error(call, true, "%s shares memory with %s; an output must not overlap another array", out_name, in_name);
 }
 
 /* Throws when a leading dimension handed to the BLAS would not fit its 32-bit int. */
@@ -226,10 +238,10 @@ static napi_value js_sgemm_batched(napi_env env, napi_callback_info info) {
 
 /* The shape arguments the three conv kernels share, read and checked against each other. */
 typedef struct {
-  int64_t batch, length, cin, kernel, cout, stride, dilation, out_length;
+  int64_t batch, length, cin, kernel, cout, stride, dilation;
 } ConvShape;
 
-/* Reads B, T, Cin, K, Cout, stride, dilation from the positions given, and T' from the others. */
+/* Reads B, T, Cin, K, Cout, stride, dilation from the positions given. */
 static ConvShape conv_shape(Call *call, const size_t at[7]) {
   ConvShape s;
   s.batch = integer(call, at[0], "B", 0);
@@ -239,66 +251,91 @@ static ConvShape conv_shape(Call *call, const size_t at[7]) {
   s.cout = integer(call, at[4], "Cout", 1);
   s.stride = integer(call, at[5], "stride", 1);
   s.dilation = integer(call, at[6], "dilation", 1);
-  s.out_length = call->ok ? correlated_length(s.length, s.kernel, s.stride, s.dilation) : 0;
   fits(call, s.stride * s.cin, "stride·Cin");
   fits(call, s.stride * s.cout, "stride·Cout");
   return s;
 }
 
-/* correlate(x, w, y, B, T, Cin, K, Cout, stride, dilation) */
+/* Throws unless the optional `bias` (NULL data: none) has Cout elements. */
+static void check_bias(Call *call, Floats bias, const char *name, int64_t cout) {
+  if (bias.data != NULL) exact(call, bias, name, cout, "(Cout)");
+}
+
+/* correlate(x, w, y, B, T, Cin, K, Cout, stride, dilation, padLeft, padRight, bias) */
 static napi_value js_correlate(napi_env env, napi_callback_info info) {
   Call call;
-  if (!start(&call, env, info, "correlate", 10)) return NULL;
+  if (!start(&call, env, info, "correlate", 13)) return NULL;
   const Floats x = floats(&call, 0, "x"), w = floats(&call, 1, "w"), y = floats(&call, 2, "y");
   const ConvShape s = conv_shape(&call, (const size_t[]){3, 4, 5, 6, 7, 8, 9});
+  const int64_t pad_left = integer(&call, 10, "padLeft", 0), pad_right = integer(&call, 11, "padRight", 0);
+  const Floats bias = optional_floats(&call, 12, "bias");
+  const int64_t out_length = call.ok ? correlated_length(s.length + pad_left + pad_right, s.kernel, s.stride, s.dilation) : 0;
   exact(&call, x, "x", size3(s.batch, s.length, s.cin), "(B, T, Cin)");
   exact(&call, w, "w", size3(s.kernel, s.cin, s.cout), "(K, Cin, Cout)");
-  exact(&call, y, "y", size3(s.batch, s.out_length, s.cout), "(B, T', Cout) with T' = floor((T - dilation·(K - 1) - 1) / stride) + 1");
+  exact(&call, y, "y", size3(s.batch, out_length, s.cout),
+        "(B, T', Cout) with T' = floor((T + padLeft + padRight - dilation·(K - 1) - 1) / stride) + 1");
   apart(&call, y, y.length, "y", x, x.length, "x");
   apart(&call, y, y.length, "y", w, w.length, "w");
+  check_bias(&call, bias, "bias", s.cout);
+  apart(&call, y, y.length, "y", bias, bias.length, "bias");
   const Blas *blas = blas_or_throw(&call);
-  if (call.ok) correlate(blas, x.data, w.data, y.data, s.batch, s.length, s.cin, s.kernel, s.cout, s.stride, s.dilation);
+  if (call.ok)
+    correlate(blas, x.data, w.data, bias.data, y.data, s.batch, s.length, s.cin, s.kernel, s.cout, s.stride, s.dilation,
+              pad_left, pad_right);
   return NULL;
 }
 
-/* transposedCorrelate(x, w, y, B, T, Cin, K, Cout, stride, dilation, L, transposeW) */
+/* transposedCorrelate(x, w, y, B, T, Cin, K, Cout, stride, dilation, L, transposeW, offset, bias) */
 static napi_value js_transposed_correlate(napi_env env, napi_callback_info info) {
   Call call;
-  if (!start(&call, env, info, "transposedCorrelate", 12)) return NULL;
+  if (!start(&call, env, info, "transposedCorrelate", 14)) return NULL;
   const Floats x = floats(&call, 0, "x"), w = floats(&call, 1, "w"), y = floats(&call, 2, "y");
   const ConvShape s = conv_shape(&call, (const size_t[]){3, 4, 5, 6, 7, 8, 9});
   const int64_t out_length = integer(&call, 10, "L", 0);
   const bool transpose_w = boolean(&call, 11, "transposeW");
+  const int64_t offset = integer(&call, 12, "offset", 0);
+  const Floats bias = optional_floats(&call, 13, "bias");
   exact(&call, x, "x", size3(s.batch, s.length, s.cin), "(B, T, Cin)");
   exact(&call, w, "w", size3(s.kernel, s.cin, s.cout), transpose_w ? "(K, Cout, Cin)" : "(K, Cin, Cout)");
   exact(&call, y, "y", size3(s.batch, out_length, s.cout), "(B, L, Cout)");
   apart(&call, y, y.length, "y", x, x.length, "x");
   apart(&call, y, y.length, "y", w, w.length, "w");
+  check_bias(&call, bias, "bias", s.cout);
+  apart(&call, y, y.length, "y", bias, bias.length, "bias");
   const Blas *blas = blas_or_throw(&call);
   if (call.ok)
-    transposed_correlate(blas, x.data, w.data, y.data, s.batch, s.length, s.cin, s.kernel, s.cout, s.stride,
-                         s.dilation, out_length, transpose_w);
+    transposed_correlate(blas, x.data, w.data, bias.data, y.data, s.batch, s.length, s.cin, s.kernel, s.cout, s.stride,
+                         s.dilation, out_length, offset, transpose_w);
   return NULL;
 }
 
-/* filterGradient(x, dy, dw, B, T, Cin, Tout, Cout, K, stride, dilation) */
+/* filterGradient(x, dy, dw, B, T, Cin, Tout, Cout, K, stride, dilation, padLeft, dbias) */
 static napi_value js_filter_gradient(napi_env env, napi_callback_info info) {
   Call call;
-  if (!start(&call, env, info, "filterGradient", 11)) return NULL;
+  if (!start(&call, env, info, "filterGradient", 13)) return NULL;
   const Floats x = floats(&call, 0, "x"), dy = floats(&call, 1, "dy"), dw = floats(&call, 2, "dw");
   const ConvShape s = conv_shape(&call, (const size_t[]){3, 4, 5, 8, 7, 9, 10});
-  const int64_t out_length = integer(&call, 6, "Tout", 0);
-  if (call.ok && out_length != s.out_length)
-    throw_error(&call, true, "Tout is %lld, but T = %lld, K = %lld, stride %lld and dilation %lld give %lld", (long long)out_length,
-                (long long)s.length, (long long)s.kernel, (long long)s.stride, (long long)s.dilation, (long long)s.out_length);
+  const int64_t out_length = integer(&call, 6, "Tout", 0), pad_left = integer(&call, 11, "padLeft", 0);
+  const Floats dbias = optional_floats(&call, 12, "dbias");
+  /* Any right padding ≥ 0 is allowed, so Tout is at least what none gives. */
+  const int64_t least = call.ok ? correlated_length(s.length + pad_left, s.kernel, s.stride, s.dilation) : 0;
+  if (call.ok && out_length < least)
+    throw_error(&call, true, "Tout is %lld, but T = %lld, padLeft %lld, K = %lld, stride %lld and dilation %lld give at least %lld",
+                (long long)out_length, (long long)s.length, (long long)pad_left, (long long)s.kernel, (long long)s.stride,
+                (long long)s.dilation, (long long)least);
   exact(&call, x, "x", size3(s.batch, s.length, s.cin), "(B, T, Cin)");
   exact(&call, dy, "dy", size3(s.batch, out_length, s.cout), "(B, Tout, Cout)");
   exact(&call, dw, "dw", size3(s.kernel, s.cin, s.cout), "(K, Cin, Cout)");
   apart(&call, dw, dw.length, "dw", x, x.length, "x");
   apart(&call, dw, dw.length, "dw", dy, dy.length, "dy");
+  check_bias(&call, dbias, "dbias", s.cout);
+  apart(&call, dbias, dbias.length, "dbias", dw, dw.length, "dw");
+  apart(&call, dbias, dbias.length, "dbias", x, x.length, "x");
+  apart(&call, dbias, dbias.length, "dbias", dy, dy.length, "dy");
   const Blas *blas = blas_or_throw(&call);
   if (call.ok)
-    filter_gradient(blas, x.data, dy.data, dw.data, s.batch, s.length, s.cin, out_length, s.cout, s.kernel, s.stride, s.dilation);
+    filter_gradient(blas, x.data, dy.data, dw.data, dbias.data, s.batch, s.length, s.cin, out_length, s.cout, s.kernel,
+                    s.stride, s.dilation, pad_left);
   return NULL;
 }
 

@@ -17,19 +17,23 @@ void gemm(const Blas *blas, bool transA, bool transB, int64_t m, int64_t n, int6
 /* Output length of a valid correlation (may be ≤ 0). */
 int64_t correlated_length(int64_t length, int64_t kernel, int64_t stride, int64_t dilation);
 
-/* y (B, T', Cout) = valid cross-correlation of x (B, T, Cin) with w (K, Cin, Cout). */
-void correlate(const Blas *blas, const float *x, const float *w, float *y, int64_t batch, int64_t length,
-               int64_t cin, int64_t kernel, int64_t cout, int64_t stride, int64_t dilation);
+/* y (B, T', Cout) = bias (or 0), then the cross-correlation of x (B, T, Cin), zero-padded by padLeft and
+   padRight (implicitly), with w (K, Cin, Cout): y[b, m] += Σ_k x[b, stride·m + dilation·k − padLeft]·w[k],
+   T' = ⌊(T + padLeft + padRight − dilation·(K − 1) − 1) / stride⌋ + 1. bias (Cout) may be NULL. */
+void correlate(const Blas *blas, const float *x, const float *w, const float *bias, float *y, int64_t batch,
+               int64_t length, int64_t cin, int64_t kernel, int64_t cout, int64_t stride, int64_t dilation,
+               int64_t pad_left, int64_t pad_right);
 
-/* y (B, L, Cout) = 0, then y[b, stride·m + dilation·k] += x[b, m]·W[k], rows ≥ L dropped; W[k] = w[k]
-   (Cin × Cout), or w[k]ᵀ with w (K, Cout, Cin) when transposeW. */
-void transposed_correlate(const Blas *blas, const float *x, const float *w, float *y, int64_t batch,
-                          int64_t length, int64_t cin, int64_t kernel, int64_t cout, int64_t stride,
-                          int64_t dilation, int64_t out_length, bool transpose_w);
+/* y (B, L, Cout) = bias (or 0), then y[b, stride·m + dilation·k − offset] += x[b, m]·W[k], rows outside
+   [0, L) dropped; W[k] = w[k] (Cin × Cout), or w[k]ᵀ with w (K, Cout, Cin) when transposeW. */
+void transposed_correlate(const Blas *blas, const float *x, const float *w, const float *bias, float *y,
+                          int64_t batch, int64_t length, int64_t cin, int64_t kernel, int64_t cout, int64_t stride,
+                          int64_t dilation, int64_t out_length, int64_t offset, bool transpose_w);
 
-/* dw (K, Cin, Cout) = Σ_b Σ_m x[b, stride·m + dilation·k]ᵀ·dy[b, m], x (B, T, Cin), dy (B, T', Cout). */
-void filter_gradient(const Blas *blas, const float *x, const float *dy, float *dw, int64_t batch,
-                     int64_t length, int64_t cin, int64_t out_length, int64_t cout, int64_t kernel,
-                     int64_t stride, int64_t dilation);
+/* dw (K, Cin, Cout) = Σ_b Σ_m x[b, stride·m + dilation·k − padLeft]ᵀ·dy[b, m], x (B, T, Cin) zero-padded
+   implicitly, dy (B, T', Cout); dbias (Cout, or NULL) = Σ_b Σ_m dy[b, m]. */
+void filter_gradient(const Blas *blas, const float *x, const float *dy, float *dw, float *dbias, int64_t batch,
+                     int64_t length, int64_t cin, int64_t out_length, int64_t cout, int64_t kernel, int64_t stride,
+                     int64_t dilation, int64_t pad_left);
 
 #endif

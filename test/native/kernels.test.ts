@@ -1,8 +1,10 @@
 /**
  * The native kernels (native/) against naive loops that accumulate in float64: every conv shape the
  * models use (dilations 1–27, strides 1 and 2, odd lengths, Cin = 1, K = 1) and a few that take the
- * kernels' other paths, sgemm with every transpose and broadcast, views at an offset into a bigger
- * buffer (as on the wasm heap), and bad shapes. Skipped when the addon is not built, except on CI
+ * kernels' other paths; implicit padding (symmetric, asymmetric, longer than x), output offsets that
+ * drop rows at both ends, bias and its gradient, on fixed and seeded random shapes; sgemm with every
+ * transpose and broadcast, views at an offset into a bigger buffer (as on the wasm heap), and bad
+ * shapes. Skipped when the addon is not built, except on CI
  * (CI or JUKEFLOW_SLOW set), which must build it.
  */
 import { availableParallelism } from "node:os"
@@ -45,32 +47,46 @@ interface Conv {
   Cout: number
   stride: number
   dilation: number
+  /** Implicit zero padding of x (0). */
+  padLeft?: number
+  padRight?: number
 }
 
-const outLength = ({ T, K, stride, dilation }: Conv): number => Math.max(0, Math.floor((T - dilation * (K - 1) - 1) / stride) + 1)
+const outLength = ({ T, K, stride, dilation, padLeft = 0, padRight = 0 }: Conv): number =>
+  Math.max(0, Math.floor((T + padLeft + padRight - dilation * (K - 1) - 1) / stride) + 1)
 
-const correlateReference = (x: Float32Array, w: Float32Array, c: Conv): Float64Array => {
-  const { B, T, Cin, K, Cout, stride, dilation } = c
+/** y[b, m] = bias + Σ_k x[b, stride·m + dilation·k − padLeft] · w[k], rows of x outside [0, T) zero. */
+const correlateReference = (x: Float32Array, w: Float32Array, c: Conv, bias: Float32Array | null = null): Float64Array => {
+  const { B, T, Cin, K, Cout, stride, dilation, padLeft = 0 } = c
   const Tout = outLength(c)
   const y = new Float64Array(B * Tout * Cout)
   for (let b = 0; b < B; b++)
-    for (let m = 0; m < Tout; m++)
-      for (let k = 0; k < K; k++)
+    for (let m = 0; m < Tout; m++) {
+      if (bias) for (let o = 0; o < Cout; o++) y[(b * Tout + m) * Cout + o] = bias[o]!
+      for (let k = 0; k < K; k++) {
+        const row = stride * m + dilation * k - padLeft
+        if (row < 0 || row >= T) continue
         for (let i = 0; i < Cin; i++) {
-          const xv = x[(b * T + stride * m + dilation * k) * Cin + i]!
+          const xv = x[(b * T + row) * Cin + i]!
           for (let o = 0; o < Cout; o++) y[(b * Tout + m) * Cout + o]! += xv * w[(k * Cin + i) * Cout + o]!
         }
+      }
+    }
   return y
 }
 
-const transposedReference = (x: Float32Array, w: Float32Array, c: Conv, L: number, transposeW: boolean): Float64Array => {
+/** y = bias, then y[b, stride·m + dilation·k − offset] += x[b, m] · W[k], rows outside [0, L) dropped. */
+const transposedReference = (
+  x: Float32Array, w: Float32Array, c: Conv, L: number, transposeW: boolean, offset = 0, bias: Float32Array | null = null,
+): Float64Array => {
   const { B, T, Cin, K, Cout, stride, dilation } = c
   const y = new Float64Array(B * L * Cout)
+  if (bias) for (let r = 0; r < B * L; r++) for (let o = 0; o < Cout; o++) y[r * Cout + o] = bias[o]!
   for (let b = 0; b < B; b++)
     for (let m = 0; m < T; m++)
       for (let k = 0; k < K; k++) {
-        const row = stride * m + dilation * k
-        if (row >= L) continue
+        const row = stride * m + dilation * k - offset
+        if (row < 0 || row >= L) continue
         for (let i = 0; i < Cin; i++)
           for (let o = 0; o < Cout; o++) {
             const weight = transposeW ? w[(k * Cout + o) * Cin + i]! : w[(k * Cin + i) * Cout + o]!
@@ -80,18 +96,29 @@ const transposedReference = (x: Float32Array, w: Float32Array, c: Conv, L: numbe
   return y
 }
 
+/** dw[k] = Σ_b Σ_m x[b, stride·m + dilation·k − padLeft]ᵀ · dy[b, m], rows of x outside [0, T) zero. */
 const filterGradientReference = (x: Float32Array, dy: Float32Array, c: Conv): Float64Array => {
-  const { B, T, Cin, K, Cout, stride, dilation } = c
+  const { B, T, Cin, K, Cout, stride, dilation, padLeft = 0 } = c
   const Tout = outLength(c)
   const dw = new Float64Array(K * Cin * Cout)
   for (let b = 0; b < B; b++)
     for (let m = 0; m < Tout; m++)
-      for (let k = 0; k < K; k++)
+      for (let k = 0; k < K; k++) {
+        const row = stride * m + dilation * k - padLeft
+        if (row < 0 || row >= T) continue
         for (let i = 0; i < Cin; i++) {
-          const xv = x[(b * T + stride * m + dilation * k) * Cin + i]!
+          const xv = x[(b * T + row) * Cin + i]!
           for (let o = 0; o < Cout; o++) dw[(k * Cin + i) * Cout + o]! += xv * dy[(b * Tout + m) * Cout + o]!
         }
+      }
   return dw
+}
+
+/** The column sums of dy (rows × Cout). */
+const columnSums = (dy: Float32Array, Cout: number): Float64Array => {
+  const sums = new Float64Array(Cout)
+  for (let i = 0; i < dy.length; i++) sums[i % Cout]! += dy[i]!
+  return sums
 }
 
 const CONVS: Conv[] = [
@@ -113,8 +140,43 @@ const CONVS: Conv[] = [
   { B: 0, T: 9, Cin: 3, K: 3, Cout: 2, stride: 1, dilation: 1 },
 ]
 
+/** Implicitly padded convs: the models' own ("same" dilated, downsampling k4 s2 p1), padding around contiguous taps, asymmetric and oversized padding. */
+const PADDED: Conv[] = [
+  { B: 2, T: 37, Cin: 5, K: 3, Cout: 7, stride: 1, dilation: 1, padLeft: 1, padRight: 1 },
+  { B: 3, T: 41, Cin: 6, K: 3, Cout: 4, stride: 1, dilation: 3, padLeft: 3, padRight: 3 },
+  { B: 2, T: 63, Cin: 4, K: 3, Cout: 5, stride: 1, dilation: 9, padLeft: 9, padRight: 9 },
+  { B: 1, T: 101, Cin: 3, K: 3, Cout: 6, stride: 1, dilation: 27, padLeft: 27, padRight: 27 },
+  { B: 2, T: 64, Cin: 8, K: 4, Cout: 8, stride: 2, dilation: 1, padLeft: 1, padRight: 1 },
+  { B: 2, T: 33, Cin: 8, K: 4, Cout: 8, stride: 2, dilation: 1, padLeft: 1, padRight: 1 },
+  { B: 2, T: 63, Cin: 4, K: 3, Cout: 5, stride: 1, dilation: 9, padLeft: 2, padRight: 7 },
+  { B: 2, T: 25, Cin: 3, K: 3, Cout: 4, stride: 1, dilation: 1, padLeft: 0, padRight: 2 },
+  { B: 2, T: 26, Cin: 4, K: 5, Cout: 3, stride: 3, dilation: 1, padLeft: 1, padRight: 2 },
+  { B: 3, T: 19, Cin: 7, K: 1, Cout: 5, stride: 1, dilation: 1, padLeft: 2, padRight: 1 },
+  { B: 3, T: 30, Cin: 4, K: 2, Cout: 3, stride: 2, dilation: 1, padLeft: 1, padRight: 0 },
+  { B: 2, T: 31, Cin: 4, K: 3, Cout: 3, stride: 3, dilation: 1, padLeft: 2, padRight: 2 },
+  { B: 2, T: 4, Cin: 3, K: 3, Cout: 2, stride: 1, dilation: 3, padLeft: 6, padRight: 6 },
+  { B: 2, T: 3, Cin: 2, K: 3, Cout: 2, stride: 1, dilation: 5, padLeft: 7, padRight: 9 },
+  { B: 1, T: 21, Cin: 1, K: 3, Cout: 1, stride: 2, dilation: 1, padLeft: 1, padRight: 1 },
+  { B: 0, T: 9, Cin: 3, K: 3, Cout: 2, stride: 1, dilation: 1, padLeft: 1, padRight: 1 },
+]
+
+/** Random shapes: dilations 1–27, strides 1–2, odd lengths, batch 1–3, paddings 0 … dilation·(K − 1) on each side. */
+const RANDOM: Conv[] = (() => {
+  const random = seededRandom(2024)
+  return Array.from({ length: 40 }, () => {
+    const K = 1 + random.int(5)
+    const stride = 1 + random.int(2)
+    const dilation = random.uniform() < 0.3 ? 1 : 1 + random.int(27)
+    const reach = dilation * (K - 1)
+    const padLeft = random.int(reach + 1)
+    const padRight = random.uniform() < 0.3 ? padLeft : random.int(reach + 1)
+    const T = 2 * random.int(Math.max(2, reach + 12)) + 1
+    return { B: 1 + random.int(3), T, Cin: 1 + random.int(8), K, Cout: 1 + random.int(8), stride, dilation, padLeft, padRight }
+  })
+})()
+
 const label = (c: Conv): string =>
-  `B ${c.B}, T ${c.T}, Cin ${c.Cin}, K ${c.K}, Cout ${c.Cout}, stride ${c.stride}, dilation ${c.dilation}`
+  `B ${c.B}, T ${c.T}, Cin ${c.Cin}, K ${c.K}, Cout ${c.Cout}, stride ${c.stride}, dilation ${c.dilation}, padding ${c.padLeft ?? 0}/${c.padRight ?? 0}`
 
 describe("native kernels", () => {
   it.runIf(required)("are built and find a BLAS (CI or JUKEFLOW_SLOW is set)", () => {
@@ -137,7 +199,7 @@ describe.skipIf(native === undefined)("native kernels", () => {
     const x = randomArray(c.B * c.T * c.Cin, 1)
     const w = randomArray(c.K * c.Cin * c.Cout, 2)
     const y = garbage(c.B * outLength(c) * c.Cout)
-    kernels.correlate(x, w, y, c.B, c.T, c.Cin, c.K, c.Cout, c.stride, c.dilation)
+    kernels.correlate(x, w, y, c.B, c.T, c.Cin, c.K, c.Cout, c.stride, c.dilation, 0, 0, null)
     expectClose(y, correlateReference(x, w, c))
   })
 
@@ -145,7 +207,7 @@ describe.skipIf(native === undefined)("native kernels", () => {
     const x = randomArray(c.B * c.T * c.Cin, 3)
     const dy = randomArray(c.B * outLength(c) * c.Cout, 4)
     const dw = garbage(c.K * c.Cin * c.Cout)
-    kernels.filterGradient(x, dy, dw, c.B, c.T, c.Cin, outLength(c), c.Cout, c.K, c.stride, c.dilation)
+    kernels.filterGradient(x, dy, dw, c.B, c.T, c.Cin, outLength(c), c.Cout, c.K, c.stride, c.dilation, 0, null)
     expectClose(dw, filterGradientReference(x, dy, c))
   })
 
@@ -156,25 +218,75 @@ describe.skipIf(native === undefined)("native kernels", () => {
         const x = randomArray(c.B * c.T * c.Cin, 5)
         const w = randomArray(c.K * c.Cin * c.Cout, 6)
         const y = garbage(c.B * L * c.Cout)
-        kernels.transposedCorrelate(x, w, y, c.B, c.T, c.Cin, c.K, c.Cout, c.stride, c.dilation, L, transposeW)
+        kernels.transposedCorrelate(x, w, y, c.B, c.T, c.Cin, c.K, c.Cout, c.stride, c.dilation, L, transposeW, 0, null)
         expect(relativeError(y, transposedReference(x, w, c, L, transposeW)), `${label(c)}, L ${L}, transposeW ${transposeW}`).toBeLessThanOrEqual(1e-5)
       }
     }
   })
 
-  it("transposedCorrelate is the adjoint of correlate: <correlate(x), y> = <x, transposedCorrelate(y)>", () => {
-    const c: Conv = { B: 2, T: 50, Cin: 4, K: 3, Cout: 6, stride: 1, dilation: 9 }
+  describe.each([
+    ["padded", PADDED],
+    ["random", RANDOM],
+  ] as const)("%s convs", (_, convs) => {
+    it.each(convs)("correlate with implicit padding and bias: $B × $T × $Cin, K $K → $Cout, stride $stride, dilation $dilation, padding $padLeft/$padRight", (c) => {
+      const x = randomArray(c.B * c.T * c.Cin, 31)
+      const w = randomArray(c.K * c.Cin * c.Cout, 32)
+      for (const bias of [null, randomArray(c.Cout, 33)]) {
+        const y = garbage(c.B * outLength(c) * c.Cout)
+        kernels.correlate(x, w, y, c.B, c.T, c.Cin, c.K, c.Cout, c.stride, c.dilation, c.padLeft!, c.padRight!, bias)
+        expect(relativeError(y, correlateReference(x, w, c, bias)), `${label(c)}, bias ${bias !== null}`).toBeLessThanOrEqual(1e-5)
+      }
+    })
+
+    it.each(convs)("filterGradient with implicit padding, and the bias gradient: $B × $T × $Cin, K $K → $Cout, stride $stride, dilation $dilation, padding $padLeft/$padRight", (c) => {
+      const x = randomArray(c.B * c.T * c.Cin, 34)
+      const dy = randomArray(c.B * outLength(c) * c.Cout, 35)
+      const dw = garbage(c.K * c.Cin * c.Cout)
+      const dbias = garbage(c.Cout)
+      kernels.filterGradient(x, dy, dw, c.B, c.T, c.Cin, outLength(c), c.Cout, c.K, c.stride, c.dilation, c.padLeft!, dbias)
+      expect(relativeError(dw, filterGradientReference(x, dy, c)), label(c)).toBeLessThanOrEqual(1e-5)
+      expect(relativeError(dbias, columnSums(dy, c.Cout)), label(c)).toBeLessThanOrEqual(1e-5)
+      const alone = garbage(dw.length)
+      kernels.filterGradient(x, dy, alone, c.B, c.T, c.Cin, outLength(c), c.Cout, c.K, c.stride, c.dilation, c.padLeft!, null)
+      expect(alone).toEqual(dw)
+    })
+
+    it.each(convs)("transposedCorrelate with offsets that drop rows at either end, and bias: $B × $T × $Cin, K $K → $Cout, stride $stride, dilation $dilation, padding $padLeft/$padRight", (c) => {
+      const reach = c.dilation * (c.K - 1)
+      const full = c.stride * (c.T - 1) + reach + 1
+      const x = randomArray(c.B * c.T * c.Cin, 36)
+      const w = randomArray(c.K * c.Cin * c.Cout, 37)
+      const bias = randomArray(c.Cout, 38)
+      for (const offset of new Set([0, 1, c.padLeft!, reach, reach + 2])) {
+        for (const L of new Set([Math.max(0, full - offset), Math.max(0, full - 2 * offset - 1), c.stride * c.T, full + 2])) {
+          for (const transposeW of [false, true]) {
+            const y = garbage(c.B * L * c.Cout)
+            const b = transposeW ? null : bias
+            kernels.transposedCorrelate(x, w, y, c.B, c.T, c.Cin, c.K, c.Cout, c.stride, c.dilation, L, transposeW, offset, b)
+            expect(relativeError(y, transposedReference(x, w, c, L, transposeW, offset, b)), `${label(c)}, L ${L}, offset ${offset}, transposeW ${transposeW}`)
+              .toBeLessThanOrEqual(1e-5)
+          }
+        }
+      }
+    })
+  })
+
+  it.each([...PADDED.slice(0, 6), ...RANDOM.slice(0, 6)])("are each other's adjoints with padding: $B × $T × $Cin, K $K → $Cout, stride $stride, dilation $dilation, padding $padLeft/$padRight", (c) => {
     const Tout = outLength(c)
     const x = randomArray(c.B * c.T * c.Cin, 7)
     const w = randomArray(c.K * c.Cin * c.Cout, 8)
     const dy = randomArray(c.B * Tout * c.Cout, 9)
     const y = new Float32Array(c.B * Tout * c.Cout)
-    kernels.correlate(x, w, y, c.B, c.T, c.Cin, c.K, c.Cout, c.stride, c.dilation)
-    // the input gradient of a conv: its own weights, transposed per tap
+    kernels.correlate(x, w, y, c.B, c.T, c.Cin, c.K, c.Cout, c.stride, c.dilation, c.padLeft!, c.padRight!, null)
+    // the input gradient of a padded conv: its own weights, transposed per tap, rows shifted by padLeft
     const dx = new Float32Array(c.B * c.T * c.Cin)
-    kernels.transposedCorrelate(dy, w, dx, c.B, Tout, c.Cout, c.K, c.Cin, c.stride, c.dilation, c.T, true)
+    kernels.transposedCorrelate(dy, w, dx, c.B, Tout, c.Cout, c.K, c.Cin, c.stride, c.dilation, c.T, true, c.padLeft!, null)
+    const dw = new Float32Array(w.length)
+    kernels.filterGradient(x, dy, dw, c.B, c.T, c.Cin, Tout, c.Cout, c.K, c.stride, c.dilation, c.padLeft!, null)
     const dot = (a: Float32Array, b: Float32Array): number => a.reduce((sum, v, i) => sum + v * b[i]!, 0)
-    expect(dot(y, dy)).toBeCloseTo(dot(x, dx), 2)
+    const scale = Math.sqrt(dot(y, y) * dot(dy, dy)) + 1
+    expect(Math.abs(dot(y, dy) - dot(x, dx)) / scale, `<correlate(x), dy> = <x, transposedCorrelate(dy)>, ${label(c)}`).toBeLessThan(1e-5)
+    expect(Math.abs(dot(y, dy) - dot(w, dw)) / scale, `<correlate(w), dy> = <w, filterGradient(dy)>, ${label(c)}`).toBeLessThan(1e-5)
   })
 
   const sgemmReference = (
@@ -221,7 +333,7 @@ describe.skipIf(native === undefined)("native kernels", () => {
   })
 
   it("work in place on views at an offset into a bigger buffer, and write nothing outside them", () => {
-    const c: Conv = { B: 2, T: 45, Cin: 3, K: 3, Cout: 4, stride: 1, dilation: 9 }
+    const c: Conv = { B: 2, T: 45, Cin: 3, K: 3, Cout: 4, stride: 1, dilation: 9, padLeft: 9, padRight: 4 }
     const Tout = outLength(c)
     const heap = new ArrayBuffer(4 * 4096)
     const all = new Float32Array(heap).fill(7)
@@ -229,14 +341,18 @@ describe.skipIf(native === undefined)("native kernels", () => {
     const w = new Float32Array(heap, x.byteOffset + x.byteLength + 4 * 5, c.K * c.Cin * c.Cout)
     const y = new Float32Array(heap, w.byteOffset + w.byteLength + 4 * 3, c.B * Tout * c.Cout)
     const dw = new Float32Array(heap, y.byteOffset + y.byteLength + 4, w.length)
+    const bias = new Float32Array(heap, dw.byteOffset + dw.byteLength + 4 * 2, c.Cout)
+    const dbias = new Float32Array(heap, bias.byteOffset + bias.byteLength + 4, c.Cout)
+    bias.set(randomArray(c.Cout, 15))
     x.set(randomArray(x.length, 13))
     w.set(randomArray(w.length, 14))
-    kernels.correlate(x, w, y, c.B, c.T, c.Cin, c.K, c.Cout, c.stride, c.dilation)
-    expectClose(y, correlateReference(x, w, c))
-    kernels.filterGradient(x, y, dw, c.B, c.T, c.Cin, Tout, c.Cout, c.K, c.stride, c.dilation)
+    kernels.correlate(x, w, y, c.B, c.T, c.Cin, c.K, c.Cout, c.stride, c.dilation, c.padLeft!, c.padRight!, bias)
+    expectClose(y, correlateReference(x, w, c, bias))
+    kernels.filterGradient(x, y, dw, c.B, c.T, c.Cin, Tout, c.Cout, c.K, c.stride, c.dilation, c.padLeft!, dbias)
     expectClose(dw, filterGradientReference(x, y, c))
+    expectClose(dbias, columnSums(y, c.Cout))
     const inside = (i: number): boolean =>
-      [x, w, y, dw].some((v) => i >= v.byteOffset / 4 && i < v.byteOffset / 4 + v.length)
+      [x, w, y, dw, bias, dbias].some((v) => i >= v.byteOffset / 4 && i < v.byteOffset / 4 + v.length)
     const touched = all.findIndex((v, i) => !inside(i) && v !== 7)
     expect(touched).toBe(-1)
   })
@@ -245,19 +361,36 @@ describe.skipIf(native === undefined)("native kernels", () => {
     const x = new Float32Array(2 * 10 * 3)
     const w = new Float32Array(3 * 3 * 4)
     const y = new Float32Array(2 * 8 * 4)
-    expect(() => kernels.correlate(x, w, y, 2, 10, 3, 3, 4, 1, 1)).not.toThrow()
-    expect(() => kernels.correlate(x, w, y, 2, 11, 3, 3, 4, 1, 1)).toThrow(/correlate: x has 60 elements, but its shape \(B, T, Cin\) needs 66/)
-    expect(() => kernels.correlate(x, w, y, 2, 10, 3, 3, 4, 1, 2)).toThrow(RangeError)
-    expect(() => kernels.correlate(x, w.subarray(1), y, 2, 10, 3, 3, 4, 1, 1)).toThrow(/w has 35 elements/)
-    expect(() => kernels.correlate(x, w, y, 2, 10, 3, 3, 4, 0, 1)).toThrow(/stride must be an integer/)
-    expect(() => kernels.correlate(x, w, y, 2, 10, 3, 3, 4, 1.5, 1)).toThrow(RangeError)
-    expect(() => kernels.correlate(x, w, new Float64Array(64) as unknown as Float32Array, 2, 10, 3, 3, 4, 1, 1)).toThrow(TypeError)
+    const bias = new Float32Array(4)
+    expect(() => kernels.correlate(x, w, y, 2, 10, 3, 3, 4, 1, 1, 0, 0, null)).not.toThrow()
+    expect(() => kernels.correlate(x, w, y, 2, 11, 3, 3, 4, 1, 1, 0, 0, null)).toThrow(/correlate: x has 60 elements, but its shape \(B, T, Cin\) needs 66/)
+    expect(() => kernels.correlate(x, w, y, 2, 10, 3, 3, 4, 1, 2, 0, 0, null)).toThrow(RangeError)
+    expect(() => kernels.correlate(x, w.subarray(1), y, 2, 10, 3, 3, 4, 1, 1, 0, 0, null)).toThrow(/w has 35 elements/)
+    expect(() => kernels.correlate(x, w, y, 2, 10, 3, 3, 4, 0, 1, 0, 0, null)).toThrow(/stride must be an integer/)
+    expect(() => kernels.correlate(x, w, y, 2, 10, 3, 3, 4, 1.5, 1, 0, 0, null)).toThrow(RangeError)
+    expect(() => kernels.correlate(x, w, new Float64Array(64) as unknown as Float32Array, 2, 10, 3, 3, 4, 1, 1, 0, 0, null)).toThrow(TypeError)
+    // padding: y's length counts it; a negative one is refused
+    expect(() => kernels.correlate(x, w, y, 2, 10, 3, 3, 4, 1, 1, 1, 1, bias)).toThrow(/y has 64 elements, but its shape \(B, T', Cout\) .* needs 80/)
+    expect(() => kernels.correlate(x, w, new Float32Array(2 * 10 * 4), 2, 10, 3, 3, 4, 1, 1, 1, 1, bias)).not.toThrow()
+    expect(() => kernels.correlate(x, w, y, 2, 10, 3, 3, 4, 1, 1, -1, 1, null)).toThrow(/padLeft must be an integer from 0/)
+    expect(() => kernels.correlate(x, w, y, 2, 10, 3, 3, 4, 1, 1, 0, 0, bias.subarray(1))).toThrow(/bias has 3 elements, but its shape \(Cout\) needs 4/)
+    expect(() => kernels.correlate(x, w, y, 2, 10, 3, 3, 4, 1, 1, 0, 0, [1, 2, 3, 4] as unknown as Float32Array)).toThrow(/bias must be a Float32Array or null/)
+    expect(() => kernels.correlate(x, w, y, 2, 10, 3, 3, 4, 1, 1, 0, 0, y.subarray(0, 4))).toThrow(/y shares memory with bias/)
+    expect(() => (kernels.correlate as (...args: unknown[]) => void)(x, w, y, 2, 10, 3, 3, 4, 1, 1)).toThrow(/expected 13 arguments, got 10/)
     const shared = new Float32Array(x.length + y.length)
-    expect(() => kernels.correlate(shared.subarray(0, x.length), w, shared.subarray(x.length - 1, -1), 2, 10, 3, 3, 4, 1, 1)).toThrow(/y shares memory with x/)
-    expect(() => kernels.transposedCorrelate(y, w, x, 2, 8, 4, 3, 3, 1, 1, 11, true)).toThrow(/y has 60 elements, but its shape \(B, L, Cout\) needs 66/)
-    expect(() => kernels.transposedCorrelate(y, w, x, 2, 8, 4, 3, 3, 1, 1, 10, true)).not.toThrow()
-    expect(() => kernels.filterGradient(x, y, w, 2, 10, 3, 7, 4, 3, 1, 1)).toThrow(/Tout is 7, but .* give 8/)
-    expect(() => kernels.filterGradient(x, y, w, 2, 10, 3, 8, 4, 3, 1, 1)).not.toThrow()
+    expect(() => kernels.correlate(shared.subarray(0, x.length), w, shared.subarray(x.length - 1, -1), 2, 10, 3, 3, 4, 1, 1, 0, 0, null)).toThrow(/y shares memory with x/)
+    expect(() => kernels.transposedCorrelate(y, w, x, 2, 8, 4, 3, 3, 1, 1, 11, true, 0, null)).toThrow(/y has 60 elements, but its shape \(B, L, Cout\) needs 66/)
+    expect(() => kernels.transposedCorrelate(y, w, x, 2, 8, 4, 3, 3, 1, 1, 10, true, 0, null)).not.toThrow()
+    expect(() => kernels.transposedCorrelate(y, w, x, 2, 8, 4, 3, 3, 1, 1, 10, true, 1, new Float32Array(3))).not.toThrow()
+    expect(() => kernels.transposedCorrelate(y, w, x, 2, 8, 4, 3, 3, 1, 1, 10, true, -2, null)).toThrow(/offset must be an integer from 0/)
+    expect(() => kernels.transposedCorrelate(y, w, x, 2, 8, 4, 3, 3, 1, 1, 10, true, 0, bias)).toThrow(/bias has 4 elements, but its shape \(Cout\) needs 3/)
+    expect(() => kernels.filterGradient(x, y, w, 2, 10, 3, 7, 4, 3, 1, 1, 0, null)).toThrow(/Tout is 7, but .* give at least 8/)
+    expect(() => kernels.filterGradient(x, y, w, 2, 10, 3, 8, 4, 3, 1, 1, 0, null)).not.toThrow()
+    expect(() => kernels.filterGradient(x, y, w, 2, 10, 3, 8, 4, 3, 1, 1, 0, bias)).not.toThrow()
+    // right padding is free: any longer dy is a conv padded on the right
+    expect(() => kernels.filterGradient(x, new Float32Array(2 * 10 * 4), w, 2, 10, 3, 10, 4, 3, 1, 1, 1, null)).not.toThrow()
+    expect(() => kernels.filterGradient(x, y, w, 2, 10, 3, 8, 4, 3, 1, 1, 0, y.subarray(4, 8))).toThrow(/dbias shares memory with dy/)
+    expect(() => kernels.filterGradient(x, y, w, 2, 10, 3, 8, 4, 3, 1, 1, 0, w.subarray(0, 4))).toThrow(/dbias shares memory with dw/)
     const a = new Float32Array(2 * 6)
     const c = new Float32Array(2 * 4)
     expect(() => kernels.sgemmBatched(2, false, false, 2, 2, 3, 1, a, 6, a, 6, 0, c, 4)).not.toThrow()
