@@ -138,8 +138,8 @@ export interface ShardInfo {
 export interface TableReader<Row> {
   /** Total number of rows. */
   readonly rows: number
-  /** The shards, in order. */
-  readonly shards: ReadonlyArray<ShardInfo>
+  /** The shards, in order, each with its file's absolute path (for readers that pick row groups themselves). */
+  readonly shards: ReadonlyArray<ShardInfo & { readonly absolutePath: string }>
   /** Streams rows decoded to the row type; `columns` limits which are read (others are absent). */
   readonly stream: (options?: { readonly columns?: ReadonlyArray<keyof Row & string> }) => Stream.Stream<Row, ArtifactReadError>
   /** Reads every row into memory: for small tables only. */
