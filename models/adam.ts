@@ -4,6 +4,7 @@
  * and what every training step does around it: global-norm clipping and the warm-up schedule.
  */
 import * as tf from "@tensorflow/tfjs-core"
+import { hasNativeKernels, nativeAdam } from "./native-kernels.ts"
 
 /** Adam's constants (Kingma & Ba's defaults, which the paper keeps). */
 export interface AdamConfig {
@@ -32,7 +33,12 @@ export const createAdam = (weights: ReadonlyMap<string, tf.Variable>): AdamState
 export const adamVariables = (state: AdamState): Map<string, tf.Variable> =>
   new Map([...[...state.m].map(([n, t]) => [`adam.m.${n}`, t] as const), ...[...state.v].map(([n, t]) => [`adam.v.${n}`, t] as const)])
 
-/** One Adam update of every weight that has a gradient, with bias-corrected moments. */
+/**
+ * One Adam update of every weight that has a gradient, with bias-corrected moments. With the native
+ * kernels each weight's update is one kernel that writes the new weight and moments, assigned as
+ * before; tfjs runs ten ops per weight. (Not in place: a variable's data may be shared with tensors
+ * that cloned it, e.g. those saved for a gradient.)
+ */
 export const adamUpdate = (
   weights: ReadonlyMap<string, tf.Variable>,
   gradients: ReadonlyMap<string, tf.Tensor>,
@@ -44,14 +50,22 @@ export const adamUpdate = (
   state.step += 1
   const correction1 = 1 - beta1 ** state.step
   const correction2 = 1 - beta2 ** state.step
+  const native = hasNativeKernels()
   tf.tidy(() => {
     for (const [name, gradient] of gradients) {
       const [w, m, v] = [weights.get(name), state.m.get(name), state.v.get(name)]
       if (w === undefined || m === undefined || v === undefined) throw new Error(`adam: no weight or moments named ${name}`)
-      m.assign(tf.add(tf.mul(m, beta1), tf.mul(gradient, 1 - beta1)))
-      v.assign(tf.add(tf.mul(v, beta2), tf.mul(tf.square(gradient), 1 - beta2)))
-      const stepSize = tf.div(tf.div(m, correction1), tf.add(tf.sqrt(tf.div(v, correction2)), epsilon))
-      w.assign(tf.sub(w, tf.mul(stepSize, learningRate)))
+      if (native && w.dtype === "float32" && gradient.dtype === "float32") {
+        const [newW, newM, newV] = nativeAdam(w, m, v, gradient, { learningRate, beta1, beta2, epsilon, correction1, correction2 })
+        w.assign(newW)
+        m.assign(newM)
+        v.assign(newV)
+      } else {
+        m.assign(tf.add(tf.mul(m, beta1), tf.mul(gradient, 1 - beta1)))
+        v.assign(tf.add(tf.mul(v, beta2), tf.mul(tf.square(gradient), 1 - beta2)))
+        const stepSize = tf.div(tf.div(m, correction1), tf.add(tf.sqrt(tf.div(v, correction2)), epsilon))
+        w.assign(tf.sub(w, tf.mul(stepSize, learningRate)))
+      }
     }
   })
 }

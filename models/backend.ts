@@ -23,8 +23,8 @@ export interface BackendChoice {
 
 /**
  * One line for the run record: the backend, the kernels of ours on it, and the BLAS behind the
- * native ones — "wasm + Conv2DBackpropFilter, UnsortedSegmentSum, Identity + native conv, matMul
- * on OpenBLAS 0.3.21 (1 thread)".
+ * native ones — "wasm + Conv2DBackpropFilter, UnsortedSegmentSum, Identity + native conv, matMul,
+ * relu, adam on OpenBLAS 0.3.21 (1 thread)".
  */
 export const describeBackend = (choice: BackendChoice): string => {
   const ours = choice.kernels.filter((k) => !k.startsWith("native-"))

@@ -3,14 +3,15 @@
  * run on a real BLAS through the N-API addon in native/, on the tensors where they live. On `wasm`
  * that is the backend's heap (one ArrayBuffer, viewed without copying); on `cpu`, its typed arrays.
  *
- * `registerNativeKernels(backend)` registers three kernels of ours (`JukeflowCorrelate`,
- * `JukeflowTransposedCorrelate`, `JukeflowFilterGradient`) that ops.ts calls when they exist, and
- * replaces the backend's `BatchMatMul` (falling back to the backend's own for shapes it does not
- * take). The conv kernels take padding, cropping and bias themselves (`nativeCorrelate`,
- * `nativeTransposedCorrelate` and `nativeFilterGradient` run them), so a conv with bias is one kernel
- * forward and two backward, with no pad, slice or bias-add copies around them. Without the addon (no
- * compiler or no BLAS at install) nothing is registered and ops.ts keeps its pure-tfjs formulation;
- * `JUKEFLOW_NATIVE=0` turns the native path off.
+ * `registerNativeKernels(backend)` registers three conv kernels of ours (`JukeflowCorrelate`,
+ * `JukeflowTransposedCorrelate`, `JukeflowFilterGradient`) that ops.ts calls when they exist, ReLU
+ * and its gradient (`JukeflowRelu`, `JukeflowReluGradient`, for ops.ts's `relu`) and Adam's update
+ * (`JukeflowAdam`, for adam.ts), each one pass, and replaces the backend's `BatchMatMul` (falling
+ * back to the backend's own for shapes it does not take). The conv kernels take padding, cropping
+ * and bias themselves (`nativeCorrelate`, `nativeTransposedCorrelate` and `nativeFilterGradient` run
+ * them), so a conv with bias is one kernel forward and two backward, with no pad, slice or bias-add
+ * copies around them. Without the addon (no compiler or no BLAS at install) nothing is registered
+ * and ops.ts and adam.ts keep their pure-tfjs formulations; `JUKEFLOW_NATIVE=0` turns the native path off.
  */
 import * as tf from "@tensorflow/tfjs-core"
 import { native, nativeUnavailable } from "../native/index.ts"
@@ -18,6 +19,9 @@ import { native, nativeUnavailable } from "../native/index.ts"
 export const CORRELATE = "JukeflowCorrelate"
 export const TRANSPOSED_CORRELATE = "JukeflowTransposedCorrelate"
 export const FILTER_GRADIENT = "JukeflowFilterGradient"
+export const RELU = "JukeflowRelu"
+export const RELU_GRADIENT = "JukeflowReluGradient"
+export const ADAM = "JukeflowAdam"
 
 /** Attributes of our conv kernels. */
 export interface CorrelateAttrs {
@@ -45,6 +49,17 @@ export interface FilterGradientAttrs {
   readonly padLeft: number
   /** Whether to return the bias gradient (the column sums of dy) too. */
   readonly bias: boolean
+}
+
+/** Attributes of our Adam kernel: the update's scalars, as models/adam.ts computes them. */
+export interface AdamAttrs {
+  readonly learningRate: number
+  readonly beta1: number
+  readonly beta2: number
+  readonly epsilon: number
+  /** 1 − β1^step and 1 − β2^step. */
+  readonly correction1: number
+  readonly correction2: number
 }
 
 /** What the native path is, or why there is none. */
@@ -158,9 +173,50 @@ const filterGradientKernel = (backendName: string): tf.KernelFunc => ({ inputs, 
   return db === undefined ? dw : [dw, db]
 }
 
+const reluKernel = (backendName: string): tf.KernelFunc => ({ inputs, backend }) => {
+  const memory = memoryOf(backendName, backend)
+  const x = floats(inputs.x, "x")
+  const y = memory.output(x.shape)
+  native!.relu(memory.view(x), memory.view(y))
+  return y
+}
+
+const reluGradientKernel = (backendName: string): tf.KernelFunc => ({ inputs, backend }) => {
+  const memory = memoryOf(backendName, backend)
+  const dy = floats(inputs.dy, "dy")
+  const y = floats(inputs.y, "y")
+  const dx = memory.output(dy.shape)
+  native!.reluGradient(memory.view(dy), memory.view(y), memory.view(dx))
+  return dx
+}
+
+/** ReLU's gradient on the tape, from its saved output (the engine saves it only while recording). */
+const reluGradient: tf.GradConfig = {
+  kernelName: RELU,
+  outputsToSave: [true],
+  gradFunc: (dy, [y]) => ({ x: () => nativeReluGradient(dy as tf.Tensor, y!) }),
+}
+
+/** Adam's update as three new tensors (the weight, both moments): the inputs may be shared, so nothing is updated in place. */
+const adamKernel = (backendName: string): tf.KernelFunc => ({ inputs, attrs, backend }) => {
+  const memory = memoryOf(backendName, backend)
+  const [w, m, v, g] = [floats(inputs.w, "w"), floats(inputs.m, "m"), floats(inputs.v, "v"), floats(inputs.g, "g")]
+  for (const [name, t] of [["m", m], ["v", v], ["g", g]] as const) {
+    if (!tf.util.arraysEqual(t.shape, w.shape)) throw new RangeError(`adam: ${name} has shape [${t.shape}], the weight [${w.shape}]`)
+  }
+  const { learningRate, beta1, beta2, epsilon, correction1, correction2 } = attrs as unknown as AdamAttrs
+  const [wOut, mOut, vOut] = [memory.output(w.shape), memory.output(w.shape), memory.output(w.shape)]
+  native!.adam(
+    memory.view(w), memory.view(m), memory.view(v), memory.view(g), memory.view(wOut), memory.view(mOut), memory.view(vOut),
+    learningRate, beta1, beta2, epsilon, correction1, correction2,
+  )
+  return [wOut, mOut, vOut]
+}
+
 /**
  * BatchMatMul on the BLAS: a (..., M, K) · b (..., K, N) with transposes as flags (no copies), when
- * both have the same batch or one has a batch of 1; other shapes go to the backend's own kernel.
+ * both have the same batch or one has a batch of 1; other shapes go to the backend's own kernel, and
+ * on wasm so do small row products while the BLAS runs several threads (`sendsToBackend`).
  */
 const batchMatMulKernel = (backendName: string, fallback: tf.KernelFunc): tf.KernelFunc => (args) => {
   const { inputs, attrs, backend } = args
@@ -179,6 +235,7 @@ const batchMatMulKernel = (backendName: string, fallback: tf.KernelFunc): tf.Ker
   const [k2, n] = transposeB ? [bCols, bRows] : [bRows, bCols]
   if (k !== k2) throw new RangeError(`matMul: inner sizes ${k} and ${k2} differ (shapes ${a.shape} and ${b.shape})`)
   const batch = Math.max(batchA, batchB)
+  if (backendName === "wasm" && sendsToBackend(native!.threads, batch, m, n, k, transposeA, transposeB)) return fallback(args)
   const memory = memoryOf(backendName, backend)
   const c = memory.output([...batchShape, m, n])
   native!.sgemmBatched(
@@ -189,8 +246,25 @@ const batchMatMulKernel = (backendName: string, fallback: tf.KernelFunc): tf.Ker
 }
 
 /**
+ * Whether wasm's own BatchMatMul takes this product rather than a BLAS running `threads` threads: one
+ * row times one matrix of at most `ROW_PRODUCT_LIMIT` elements, untransposed (a sampler's token
+ * through a linear layer, a bias gradient's row of ones), when the BLAS runs several threads.
+ * Measured per call, with a training job on both cores: OpenBLAS splits these sgemvs over its
+ * threads, and at 2 threads took longer than wasm (1×128 · 128×384: 6.0 µs against 5.8; 1×4096 ·
+ * 4096×128: 70 µs against 59; 1×32768 · 32768×32: 323 µs against 163), while at one thread it is
+ * faster than wasm (4.4, 49 and 165 µs). Larger matrices (1×4800 · 4800×4800) are 2× faster on
+ * OpenBLAS, and wasm is 5–15× slower on batched or transposed products.
+ */
+export const sendsToBackend = (
+  threads: number, batch: number, m: number, n: number, k: number, transposeA: boolean, transposeB: boolean,
+): boolean => threads > 1 && batch === 1 && m === 1 && !transposeA && !transposeB && k * n <= ROW_PRODUCT_LIMIT
+
+/** The largest matrix (k·n elements) that a row times it may go to wasm's own kernel. */
+export const ROW_PRODUCT_LIMIT = 1 << 22
+
+/**
  * Registers the native kernels for `backendName` (`wasm` or `cpu`); returns what to report as
- * kernels of ours (`native-conv`, `native-matmul`), empty when there is no native path.
+ * kernels of ours (`native-conv`, `native-matmul`, `native-relu`, `native-adam`), empty when there is no native path.
  */
 export const registerNativeKernels = (backendName: string): string[] => {
   if (backendName !== "wasm" && backendName !== "cpu") return []
@@ -199,10 +273,14 @@ export const registerNativeKernels = (backendName: string): string[] => {
     [CORRELATE, correlateKernel(backendName)],
     [TRANSPOSED_CORRELATE, transposedCorrelateKernel(backendName)],
     [FILTER_GRADIENT, filterGradientKernel(backendName)],
+    [RELU, reluKernel(backendName)],
+    [RELU_GRADIENT, reluGradientKernel(backendName)],
+    [ADAM, adamKernel(backendName)],
   ]
   for (const [kernelName, kernelFunc] of ours) {
     if (tf.getKernel(kernelName, backendName) === undefined) tf.registerKernel({ kernelName, backendName, kernelFunc })
   }
+  if (tf.getGradient(RELU) === undefined) tf.registerGradient(reluGradient)
   const existing = tf.getKernel("BatchMatMul", backendName)
   if (existing !== undefined && !replaced.has(existing.kernelFunc)) {
     const kernelFunc = batchMatMulKernel(backendName, existing.kernelFunc)
@@ -210,7 +288,7 @@ export const registerNativeKernels = (backendName: string): string[] => {
     tf.unregisterKernel("BatchMatMul", backendName)
     tf.registerKernel({ kernelName: "BatchMatMul", backendName, kernelFunc })
   }
-  return ["native-conv", "native-matmul"]
+  return ["native-conv", "native-matmul", "native-relu", "native-adam"]
 }
 
 const replaced = new WeakSet<tf.KernelFunc>()
@@ -231,3 +309,13 @@ export const nativeFilterGradient = (x: tf.Tensor3D, dy: tf.Tensor3D, attrs: Fil
   const result = tf.engine().runKernel(FILTER_GRADIENT, { x, dy }, attrs as unknown as tf.NamedAttrMap) as tf.Tensor | tf.Tensor[]
   return Array.isArray(result) ? { dw: result[0] as tf.Tensor3D, db: result[1] as tf.Tensor1D } : { dw: result as tf.Tensor3D }
 }
+
+/** max(0, x) in one native pass, with its gradient. */
+export const nativeRelu = <T extends tf.Tensor>(x: T): T => tf.engine().runKernel(RELU, { x }) as T
+
+/** ReLU's gradient dy·step(y) in one native pass, from its output y. */
+export const nativeReluGradient = <T extends tf.Tensor>(dy: T, y: T): T => tf.engine().runKernel(RELU_GRADIENT, { dy, y }) as T
+
+/** One Adam update of w with gradient g and moments m, v, in one native pass: the new w, m and v. */
+export const nativeAdam = <T extends tf.Tensor>(w: T, m: T, v: T, g: T, attrs: AdamAttrs): [T, T, T] =>
+  tf.engine().runKernel(ADAM, { w, m, v, g }, attrs as unknown as tf.NamedAttrMap) as [T, T, T]

@@ -75,18 +75,27 @@ export const transformerTrainStep = (
   batch: TokenBatch,
   config: TransformerTrainConfig,
   weights: ReadonlyMap<string, tf.Variable> = model.weights,
+): TransformerStepMetrics =>
+  gradientStep(weights, optimizer, () => crossEntropyBits(model.forward(batch.tokens, batch.inputs?.()), batch.tokens, batch.mask), config)
+
+/**
+ * The step every prior trains by: `loss()` (a scalar in bits, run under the gradient tape), its
+ * gradients with respect to `weights`, global-norm clipping, Adam with warm-up.
+ */
+export const gradientStep = (
+  weights: ReadonlyMap<string, tf.Variable>,
+  optimizer: AdamState,
+  loss: () => tf.Scalar,
+  config: TransformerTrainConfig,
 ): TransformerStepMetrics => {
-  if (!gradientsRegistered()) throw new Error("transformerTrainStep: TensorFlow.js gradients are not registered; await useBestBackend() first")
+  if (!gradientsRegistered()) throw new Error("gradientStep: TensorFlow.js gradients are not registered; await useBestBackend() first")
   const step = optimizer.step
-  const { value: loss, grads } = tf.variableGrads(
-    () => crossEntropyBits(model.forward(batch.tokens, batch.inputs?.()), batch.tokens, batch.mask),
-    [...weights.values()],
-  )
+  const { value, grads } = tf.variableGrads(loss, [...weights.values()])
   const namesById = new Map([...weights].map(([name, w]) => [w.name, name]))
   const { gradients, norm: gradientNorm } = clipByGlobalNorm(new Map(Object.entries(grads).map(([id, g]) => [namesById.get(id)!, g])), config.clipNorm)
   const learningRate = warmupLearningRate(config.learningRate, config.warmupSteps, step)
   adamUpdate(weights, gradients, optimizer, learningRate, config.adam)
-  const bits = loss.dataSync()[0]!
-  tf.dispose([loss, ...Object.values(grads), ...gradients.values()])
+  const bits = value.dataSync()[0]!
+  tf.dispose([value, ...Object.values(grads), ...gradients.values()])
   return { step: optimizer.step, loss: bits, gradientNorm, learningRate }
 }

@@ -9,7 +9,8 @@
  *                        cycled pattern (attention.ts); encoder-decoder layers attend to an
  *                        external context (the lyrics encoder's output)
  *   MLP:                 width × 1, quick GELU x·σ(1.702x) (the reference implementation's `quick_gelu`)
- *   output:              final LayerNorm, projection to the vocabulary (no bias, as the reference)
+ *   output:              final LayerNorm (`forwardHidden` stops here: a lyrics encoder's output), projection
+ *                        to the vocabulary (no bias, as the reference)
  *   logits at position t: the distribution of token t given tokens 0 … t − 1
  *
  * Initialisation: every weight N(0, s²), position embeddings N(0, (2s)²) (paper-notes; the
@@ -81,6 +82,10 @@ export interface Transformer {
   readonly weights: ReadonlyMap<string, tf.Variable>
   /** Tokens (B, T) int32 → logits (B, T, vocab); row t is the distribution of token t given the tokens before it. */
   readonly forward: (tokens: tf.Tensor2D, inputs?: TransformerInputs) => tf.Tensor3D
+  /** Tokens (B, T) int32 → the final LayerNorm's output (B, T, W), what `head` projects: a lyrics encoder's output. */
+  readonly forwardHidden: (tokens: tf.Tensor2D, inputs?: TransformerInputs) => tf.Tensor3D
+  /** Final hidden states (B, T, W) from `forwardHidden` → logits (B, T, vocab). */
+  readonly head: (hidden: tf.Tensor3D) => tf.Tensor3D
   /** A key/value-cached decoder of `batch` sequences; `inputs` cover every position it will compute. */
   readonly sampler: (batch: number, inputs?: TransformerInputs) => Sampler
 }
@@ -107,6 +112,21 @@ export const layerTypes = (config: Pick<TransformerConfig, "depth" | "pattern">)
 /** Attention width A = attentionMultiplier × W, a multiple of the heads. */
 export const attentionWidth = (config: TransformerConfig): number => Math.round(config.attentionMultiplier * config.width)
 
+/** Trainable numbers of a Transformer of `config`, without building it (what `weights` would hold). */
+export const transformerParameterCount = (c: TransformerConfig): number => {
+  const { vocab, width, contextLength } = c
+  const attention = attentionWidth(c)
+  const mlpWidth = Math.round(c.mlpMultiplier * width)
+  const dense = (inputs: number, outputs: number) => inputs * outputs + outputs
+  const perLayer = (type: AttentionType) =>
+    4 * width + // ln_1, ln_2
+    (type === "encoder-decoder" ? dense(width, attention) + dense(c.encoderWidth!, 2 * attention) : dense(width, 3 * attention)) +
+    dense(attention, width) +
+    dense(width, mlpWidth) + dense(mlpWidth, width)
+  const layers = layerTypes(c).reduce((n, type) => n + perLayer(type), 0)
+  return vocab * width + width + contextLength * width + layers + 2 * width + width * vocab
+}
+
 /** A freshly initialised Transformer; the same seed gives the same weights on every backend. */
 export const createTransformer = (config: TransformerConfig, seed: number): Transformer => {
   checkConfig(config)
@@ -117,7 +137,7 @@ export const createTransformer = (config: TransformerConfig, seed: number): Tran
   const positionEmbedding = p.normal("position_embedding", [contextLength, width], 2 * config.initScale) as tf.Variable<tf.Rank.R2>
   const blocks = layerTypes(config).map((type, i) => block(p, `blocks.${i}`, config, type))
   const finalNorm = layerNorm(p, "ln_f", width)
-  const head = p.normal("head.weight", [width, vocab]) as tf.Variable<tf.Rank.R2>
+  const headWeight = p.normal("head.weight", [width, vocab]) as tf.Variable<tf.Rank.R2>
 
   /** Input embeddings (B, n, W) of positions from `start` on, plus their positions and conditioning. */
   const withPositions = (h: tf.Tensor3D, start: number, conditioning?: tf.Tensor3D): tf.Tensor3D => {
@@ -129,23 +149,28 @@ export const createTransformer = (config: TransformerConfig, seed: number): Tran
   const embed = (tokens: tf.Tensor2D): tf.Tensor3D => tf.gather(tokenEmbedding, tokens) as tf.Tensor as tf.Tensor3D
   /** The start embedding for `batch` sequences: (B, 1, W). */
   const startSlot = (batch: number): tf.Tensor3D => tf.tile(tf.reshape(startEmbedding, [1, 1, width]), [batch, 1, 1])
-  /** Hidden states (B, n, W) → logits (B, n, vocab). */
-  const logits = (h: tf.Tensor3D): tf.Tensor3D => linear(finalNorm(h), head) as tf.Tensor3D
+  /** Final hidden states (B, n, W) → logits (B, n, vocab). */
+  const head = (h: tf.Tensor3D): tf.Tensor3D => linear(h, headWeight) as tf.Tensor3D
+  /** Last block's output (B, n, W) → logits (B, n, vocab). */
+  const logits = (h: tf.Tensor3D): tf.Tensor3D => head(finalNorm(h))
+  /** Tokens (B, T) → the last block's output (B, T, W). */
+  const blocksOutput = (tokens: tf.Tensor2D, inputs: TransformerInputs): tf.Tensor3D => {
+    const [batch, length] = tokens.shape
+    if (length < 1 || length > contextLength) throw new RangeError(`transformer: ${length} tokens, the context is 1 to ${contextLength}`)
+    checkInputs(config, batch, length, inputs)
+    const previous = () => embed(tf.slice(tokens, [0, 0], [batch, length - 1])) // (B, T − 1, W)
+    const embedded = length === 1 ? startSlot(batch) : tf.concat([startSlot(batch), previous()], 1) // (B, T, W): start, tokens 0 … T − 2
+    let h = withPositions(embedded, 0, inputs.conditioning)
+    for (const b of blocks) h = b.forward(h, inputs.encoderOutput)
+    return h
+  }
 
   return {
     config,
     weights: p.variables,
-    forward: (tokens, inputs = {}) =>
-      tf.tidy(() => {
-        const [batch, length] = tokens.shape
-        if (length < 1 || length > contextLength) throw new RangeError(`transformer: ${length} tokens, the context is 1 to ${contextLength}`)
-        checkInputs(config, batch, length, inputs)
-        const previous = () => embed(tf.slice(tokens, [0, 0], [batch, length - 1])) // (B, T − 1, W)
-        const embedded = length === 1 ? startSlot(batch) : tf.concat([startSlot(batch), previous()], 1) // (B, T, W): start, tokens 0 … T − 2
-        let h = withPositions(embedded, 0, inputs.conditioning)
-        for (const b of blocks) h = b.forward(h, inputs.encoderOutput)
-        return logits(h) // (B, T, vocab)
-      }),
+    forward: (tokens, inputs = {}) => tf.tidy(() => logits(blocksOutput(tokens, inputs))), // (B, T, vocab)
+    forwardHidden: (tokens, inputs = {}) => tf.tidy(() => finalNorm(blocksOutput(tokens, inputs))), // (B, T, W)
+    head: (hidden) => tf.tidy(() => head(hidden)),
     sampler: (batch, inputs = {}) => {
       checkInputs(config, batch, 0, inputs)
       const steppers = blocks.map((b) => b.stepper(inputs.encoderOutput))
@@ -303,8 +328,8 @@ const mlp = (p: Parameters, name: string, width: number, hidden: number): Module
   }
 }
 
-/** LayerNorm over the last axis (ε = 1e-5, PyTorch's): (…, W) → (…, W). */
-const layerNorm = (p: Parameters, name: string, width: number): Module => {
+/** LayerNorm over the last axis (ε = 1e-5, PyTorch's), weights `name.weight` and `name.bias`: (…, W) → (…, W). */
+export const layerNorm = (p: Parameters, name: string, width: number): Module => {
   const gain = p.ones(`${name}.weight`, [width])
   const bias = p.zeros(`${name}.bias`, [width]) as tf.Variable<tf.Rank.R1>
   return (x) => {

@@ -24,7 +24,7 @@
  */
 import * as tf from "@tensorflow/tfjs-core"
 import { bottleneckVariables, codeVectors, createBottleneck, nearestCodes, type Bottleneck, type BottleneckConfig } from "./bottleneck.ts"
-import { conv1d, convTranspose1d } from "./ops.ts"
+import { conv1d, convTranspose1d, relu } from "./ops.ts"
 import { Parameters } from "./parameters.ts"
 import { seededRandom } from "./random.ts"
 
@@ -202,24 +202,25 @@ const residualStack = (p: Parameters, name: string, c: AutoencoderConfig, blockD
   return (x) => blocks.reduce((h, block) => block(h), x)
 }
 
-/** x + conv1(ReLU(conv3(ReLU(x)))), conv3 dilated: (B, T, W) → (B, T, R) → (B, T, W). */
-const residualBlock = (p: Parameters, name: string, width: number, residualWidth: number, dilation: number): Module => {
+/** x + conv1(ReLU(conv3(ReLU(x)))), conv3 dilated: (B, T, W) → (B, T, R) → (B, T, W). Also the upsampler conditioner's block. */
+export const residualBlock = (p: Parameters, name: string, width: number, residualWidth: number, dilation: number): Module => {
   const conv3 = conv(p, `${name}.conv3`, 3, width, residualWidth)
   const conv1 = conv(p, `${name}.conv1`, 1, residualWidth, width)
   return (x) => {
-    const h = conv1d(tf.relu(x), conv3.weight, conv3.bias, { dilation, padding: dilation })
-    return tf.add(x, conv1d(tf.relu(h), conv1.weight, conv1.bias))
+    const h = conv1d(relu(x), conv3.weight, conv3.bias, { dilation, padding: dilation })
+    return tf.add(x, conv1d(relu(h), conv1.weight, conv1.bias))
   }
 }
 
 
-interface Conv {
+/** A conv layer's weights. */
+export interface Conv {
   readonly weight: tf.Variable<tf.Rank.R3>
   readonly bias: tf.Variable<tf.Rank.R1>
 }
 
-/** A conv's weights: (K, Cin, Cout) drawn from N(0, initScale²), zero bias. */
-const conv = (p: Parameters, name: string, kernel: number, inChannels: number, outChannels: number): Conv => ({
+/** A conv's weights: (K, Cin, Cout) drawn from N(0, s²) (the Parameters' scale), zero bias. */
+export const conv = (p: Parameters, name: string, kernel: number, inChannels: number, outChannels: number): Conv => ({
   weight: p.normal(`${name}.weight`, [kernel, inChannels, outChannels]) as tf.Variable<tf.Rank.R3>,
   bias: p.zeros(`${name}.bias`, [outChannels]) as tf.Variable<tf.Rank.R1>,
 })

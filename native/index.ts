@@ -1,7 +1,8 @@
 /**
  * The native kernels (native/src, built by `node native/build.js`): conv and matrix products on a
- * real BLAS, run in place on Float32Arrays — views on the wasm heap included, so nothing is copied.
- * `native` is undefined when they are not built or no BLAS loads, and `nativeUnavailable` says why.
+ * real BLAS, and ReLU, its gradient and Adam's update as single passes, run in place on Float32Arrays
+ * — views on the wasm heap included, so nothing is copied. `native` is undefined when they are not
+ * built or no BLAS loads, and `nativeUnavailable` says why.
  *
  * All arrays are row-major and dense. Every shape argument is checked against the arrays' lengths:
  * a mismatch throws a RangeError, an output that overlaps an input too. A view on the wasm heap must
@@ -17,6 +18,8 @@ export interface NativeKernels {
   readonly blas: string
   /** Sets the BLAS's thread count (a no-op for a BLAS that cannot be told). */
   setThreads(threads: number): void
+  /** The thread count last set: JUKEFLOW_CORES or every core at load, then `setThreads`'s. */
+  readonly threads: number
   /**
    * c[i] = alpha·op(a[i])·op(b[i]) + beta·c[i] for i < batch, op(a[i]) m × k, op(b[i]) k × n.
    * strideA/B/C: elements between batch items (0 repeats one matrix for every item; not for c).
@@ -59,6 +62,19 @@ export interface NativeKernels {
     B: number, T: number, Cin: number, Tout: number, Cout: number, K: number, stride: number, dilation: number,
     padLeft: number, dbias: Float32Array | null,
   ): void
+  /** y = max(0, x), overwritten, bit for bit as tfjs's: −0 gives 0, NaN stays NaN. */
+  relu(x: Float32Array, y: Float32Array): void
+  /** dx = dy·step(y), overwritten (step 1 above 0, 0 at or below, NaN at NaN): ReLU's gradient from its output y, as tfjs's. */
+  reluGradient(dy: Float32Array, y: Float32Array, dx: Float32Array): void
+  /**
+   * One Adam update into new arrays wOut, mOut, vOut (overwritten; none may overlap another array):
+   * m' = β1·m + (1 − β1)·g, v' = β2·v + (1 − β2)·g², w' = w − learningRate·(m' / correction1) / (√(v' / correction2) + ε),
+   * each operation in float32 in models/adam.ts's order, the scalars cast to float32 as tfjs does.
+   */
+  adam(
+    w: Float32Array, m: Float32Array, v: Float32Array, g: Float32Array, wOut: Float32Array, mOut: Float32Array, vOut: Float32Array,
+    learningRate: number, beta1: number, beta2: number, epsilon: number, correction1: number, correction2: number,
+  ): void
 }
 
 /** The functions the addon exports (native/src/addon.c). */
@@ -85,16 +101,26 @@ const load = (): { kernels: NativeKernels; reason?: undefined } | { kernels?: un
   }
   const problem = addon.blasError()
   if (problem !== undefined) return { reason: `the native kernels found no BLAS: ${problem}.` }
-  addon.setThreads(defaultThreads())
+  let threads = defaultThreads()
+  addon.setThreads(threads)
   const kernels: NativeKernels = {
     get blas() {
       return addon.blas() ?? ""
     },
-    setThreads: addon.setThreads,
+    setThreads: (n) => {
+      addon.setThreads(n)
+      threads = n
+    },
+    get threads() {
+      return threads
+    },
     sgemmBatched: addon.sgemmBatched,
     correlate: addon.correlate,
     transposedCorrelate: addon.transposedCorrelate,
     filterGradient: addon.filterGradient,
+    relu: addon.relu,
+    reluGradient: addon.reluGradient,
+    adam: addon.adam,
   }
   return { kernels }
 }

@@ -14,6 +14,7 @@ import { vqvaeTrain } from "../stages/vqvae-train.ts"
 import { encode } from "../stages/encode.ts"
 import { decode } from "../stages/decode.ts"
 import { evaluate } from "../stages/evaluate.ts"
+import { priorTrain } from "../stages/prior-train.ts"
 
 /**
  * Demo-sized VQ-VAE training: a few dozen steps per level, each level in a process of its own.
@@ -37,6 +38,14 @@ export const dataStages = {
   chunk: use(chunk, { params: { seconds: 6, lyricChars: 128, heldOutPercent: 10 }, inputs: { songs: "songs", alignments: "align", vocab: "vocab" } }),
 }
 
+/** The demo's priors: the top prior with lyrics, and the two upsamplers, each a few minutes of CPU. */
+const priorInputs = { tokens: "encode", chunks: "chunk", alignments: "align", vocab: "vocab", ...levels } as const
+export const priorStages = {
+  "top-prior": use(priorTrain, { params: { level: 2, lyrics: true, steps: 150, batch: 4 }, inputs: priorInputs }),
+  "middle-upsampler": use(priorTrain, { params: { level: 1, steps: 100, batch: 4 }, inputs: priorInputs }),
+  "bottom-upsampler": use(priorTrain, { params: { level: 0, steps: 100, batch: 4 }, inputs: priorInputs }),
+}
+
 /** The codec stages, fed by the three levels. */
 export const codecStages = {
   encode: use(encode, { params: { windowTokens: 8192 }, inputs: { songs: "songs", audio: "ingest", ...levels } }),
@@ -50,4 +59,5 @@ export default Pipeline.define("demo", {
   "vqvae-middle": vqvae(1, demoTraining),
   "vqvae-top": vqvae(2, demoTraining),
   ...codecStages,
+  ...priorStages,
 })

@@ -8,16 +8,12 @@
  */
 import * as tf from "@tensorflow/tfjs-core"
 import { Effect, Schema } from "effect"
-import { existsSync } from "node:fs"
-import { mkdir, readFile, rename, rm, writeFile } from "node:fs/promises"
 import { join } from "node:path"
 import { clipSampler } from "../dataset/batches.ts"
 import { adamVariables, createAdam } from "../models/adam.ts"
 import { describeBackend, useBestBackend } from "../models/backend.ts"
-import { assignFromTensors, variablesToTensors } from "../models/checkpoint.ts"
 import { measureLossScale } from "../models/losses.ts"
 import { seededRandom } from "../models/random.ts"
-import { decodeSafetensors, encodeSafetensors } from "../models/safetensors.ts"
 import { trainConfig, trainStep } from "../models/train-step.ts"
 import { autoencoderVariables, createAutoencoder, DEMO_VQVAE, hopLength, JUKEBOX_VQVAE, levelConfig } from "../models/vqvae.ts"
 import { Ingested } from "../schemas/audio.ts"
@@ -25,6 +21,7 @@ import { Chunks } from "../schemas/chunks.ts"
 import { TrainMetric, VqvaeCheckpoint, type VqvaeConfig } from "../schemas/vqvae.ts"
 import { Stage, Table, writeTable } from "../runtime/index.ts"
 import { StageFailed } from "../runtime/errors.ts"
+import { loadTrainingState, saveTrainingState, writeWeights } from "./training-state.ts"
 
 const Params = Schema.Struct({
   /** 0 = bottom (hop 8 in the paper), 1 = middle, 2 = top. */
@@ -81,27 +78,12 @@ export const vqvaeTrain = Stage.define({
       const optimizerVars = adamVariables(optimizer)
       const saved = join(ctx.scratchDir, "checkpoint")
       const metrics: TrainMetric[] = []
-      if (existsSync(join(saved, "state.json"))) {
-        const state = JSON.parse(yield* Effect.promise(() => readFile(join(saved, "state.json"), "utf8"))) as { step: number; metrics: TrainMetric[] }
-        assignFromTensors(modelVars, decodeSafetensors(yield* Effect.promise(() => readFile(join(saved, "model.safetensors"))), "model.safetensors").tensors, "scratch checkpoint")
-        assignFromTensors(optimizerVars, decodeSafetensors(yield* Effect.promise(() => readFile(join(saved, "optimizer.safetensors"))), "optimizer.safetensors").tensors, "scratch checkpoint")
-        optimizer.step = state.step
-        metrics.push(...state.metrics)
-        yield* ctx.log(`resuming from the checkpoint of step ${state.step}`)
+      const resumed = yield* loadTrainingState<TrainMetric>(saved, modelVars, optimizerVars)
+      if (resumed) {
+        optimizer.step = resumed.step
+        metrics.push(...resumed.metrics)
+        yield* ctx.log(`resuming from the checkpoint of step ${resumed.step}`)
       }
-      const writeWeights = async (dir: string) => {
-        await writeFile(join(dir, "model.safetensors"), encodeSafetensors(variablesToTensors(modelVars), { level: String(p.level) }))
-        await writeFile(join(dir, "optimizer.safetensors"), encodeSafetensors(variablesToTensors(optimizerVars), { step: String(optimizer.step) }))
-      }
-      const save = (dir: string) =>
-        Effect.promise(async () => {
-          const tmp = `${dir}.tmp`
-          await mkdir(tmp, { recursive: true })
-          await writeWeights(tmp)
-          await writeFile(join(tmp, "state.json"), JSON.stringify({ step: optimizer.step, metrics }))
-          await rm(dir, { recursive: true, force: true })
-          await rename(tmp, dir)
-        })
       while (optimizer.step < p.steps) {
         const started = Date.now()
         const batch = batchAt(optimizer.step)
@@ -113,9 +95,9 @@ export const vqvaeTrain = Stage.define({
         }
         metrics.push({ ...m, seconds: (Date.now() - started) / 1000 })
         yield* ctx.progress(m.step, p.steps, `steps, loss ${m.loss.toFixed(3)}, ${m.usage} codes`)
-        if (m.step % p.checkpointEvery === 0 && m.step < p.steps) yield* save(saved)
+        if (m.step % p.checkpointEvery === 0 && m.step < p.steps) yield* saveTrainingState(saved, modelVars, optimizerVars, { step: optimizer.step, metrics })
       }
-      yield* Effect.promise(() => writeWeights(ctx.outDir))
+      yield* writeWeights(ctx.outDir, modelVars, optimizerVars, optimizer.step, { level: String(p.level) })
       yield* writeTable(Table(TrainMetric), metrics, ctx.outDir, { prefix: "metrics" }).pipe(Effect.mapError((e) => fail(e.message)))
       tf.dispose([...modelVars.values(), ...optimizerVars.values()])
       const { dilationCycle, ...sizes } = level

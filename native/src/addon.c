@@ -68,12 +68,14 @@ static int64_t integer(Call *call, size_t i, const char *name, int64_t min) {
   return (int64_t)value;
 }
 
-static float number(Call *call, size_t i, const char *name) {
+static double real(Call *call, size_t i, const char *name) {
   double value = 0;
   if (call->ok && napi_get_value_double(call->env, call->argv[i], &value) != napi_ok)
     throw_error(call, false, "%s must be a number", name);
-  return (float)value;
+  return value;
 }
+
+static float number(Call *call, size_t i, const char *name) { return (float)real(call, i, name); }
 
 static bool boolean(Call *call, size_t i, const char *name) {
   bool value = false;
@@ -339,6 +341,58 @@ static napi_value js_filter_gradient(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* Throws unless `array` has as many elements as `like`, the array whose shape it shares. */
+static void same_length(Call *call, Floats array, const char *name, Floats like, const char *like_name) {
+  if (call->ok && array.length != like.length)
+    throw_error(call, true, "%s has %lld elements, but %s has %lld", name, (long long)array.length, like_name, (long long)like.length);
+}
+
+/* relu(x, y) */
+static napi_value js_relu(napi_env env, napi_callback_info info) {
+  Call call;
+  if (!start(&call, env, info, "relu", 2)) return NULL;
+  const Floats x = floats(&call, 0, "x"), y = floats(&call, 1, "y");
+  same_length(&call, y, "y", x, "x");
+  apart(&call, y, y.length, "y", x, x.length, "x");
+  if (call.ok) relu(x.data, y.data, x.length);
+  return NULL;
+}
+
+/* reluGradient(dy, y, dx) */
+static napi_value js_relu_gradient(napi_env env, napi_callback_info info) {
+  Call call;
+  if (!start(&call, env, info, "reluGradient", 3)) return NULL;
+  const Floats dy = floats(&call, 0, "dy"), y = floats(&call, 1, "y"), dx = floats(&call, 2, "dx");
+  same_length(&call, y, "y", dy, "dy");
+  same_length(&call, dx, "dx", dy, "dy");
+  apart(&call, dx, dx.length, "dx", dy, dy.length, "dy");
+  apart(&call, dx, dx.length, "dx", y, y.length, "y");
+  if (call.ok) relu_gradient(dy.data, y.data, dx.data, dy.length);
+  return NULL;
+}
+
+/* adam(w, m, v, g, wOut, mOut, vOut, learningRate, beta1, beta2, epsilon, correction1, correction2) */
+static napi_value js_adam(napi_env env, napi_callback_info info) {
+  Call call;
+  if (!start(&call, env, info, "adam", 13)) return NULL;
+  static const char *const NAMES[7] = {"w", "m", "v", "g", "wOut", "mOut", "vOut"};
+  Floats arrays[7];
+  for (size_t i = 0; i < 7; i++) {
+    arrays[i] = floats(&call, i, NAMES[i]);
+    if (i > 0) same_length(&call, arrays[i], NAMES[i], arrays[0], "w");
+  }
+  for (size_t out = 4; out < 7; out++)
+    for (size_t other = 0; other < 7; other++)
+      if (other != out && (other < 4 || other > out))
+        apart(&call, arrays[out], arrays[out].length, NAMES[out], arrays[other], arrays[other].length, NAMES[other]);
+  const AdamScalars scalars = {real(&call, 7, "learningRate"), real(&call, 8, "beta1"), real(&call, 9, "beta2"),
+                               real(&call, 10, "epsilon"), real(&call, 11, "correction1"), real(&call, 12, "correction2")};
+  if (call.ok)
+    adam(arrays[0].data, arrays[1].data, arrays[2].data, arrays[3].data, arrays[4].data, arrays[5].data, arrays[6].data,
+         arrays[0].length, scalars);
+  return NULL;
+}
+
 NAPI_MODULE_INIT() {
   const napi_property_descriptor functions[] = {
     {"blas", NULL, js_blas, NULL, NULL, NULL, napi_enumerable, NULL},
@@ -348,6 +402,9 @@ NAPI_MODULE_INIT() {
     {"correlate", NULL, js_correlate, NULL, NULL, NULL, napi_enumerable, NULL},
     {"transposedCorrelate", NULL, js_transposed_correlate, NULL, NULL, NULL, napi_enumerable, NULL},
     {"filterGradient", NULL, js_filter_gradient, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"relu", NULL, js_relu, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"reluGradient", NULL, js_relu_gradient, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"adam", NULL, js_adam, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   napi_define_properties(env, exports, sizeof functions / sizeof functions[0], functions);
   return exports;

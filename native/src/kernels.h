@@ -1,6 +1,6 @@
 /*
- * The conv and matrix kernels on raw row-major float arrays. Callers (addon.c) have checked every
- * shape against the arrays' lengths and that each dimension handed to the BLAS fits its int.
+ * The conv, matrix and elementwise kernels on raw row-major float arrays. Callers (addon.c) have
+ * checked every shape against the arrays' lengths and that each dimension handed to the BLAS fits its int.
  */
 #ifndef JUKEFLOW_KERNELS_H
 #define JUKEFLOW_KERNELS_H
@@ -35,5 +35,21 @@ void transposed_correlate(const Blas *blas, const float *x, const float *w, cons
 void filter_gradient(const Blas *blas, const float *x, const float *dy, float *dw, float *dbias, int64_t batch,
                      int64_t length, int64_t cin, int64_t out_length, int64_t cout, int64_t kernel, int64_t stride,
                      int64_t dilation, int64_t pad_left);
+
+/* y = max(0, x), n elements (elementwise.c). */
+void relu(const float *x, float *y, int64_t n);
+
+/* dx = dy·step(y): ReLU's gradient from its output y (y > 0 exactly where its input is). */
+void relu_gradient(const float *dy, const float *y, float *dx, int64_t n);
+
+/* Adam's constants for one update; correction1 = 1 − β1^step and correction2 = 1 − β2^step. */
+typedef struct {
+  double learning_rate, beta1, beta2, epsilon, correction1, correction2;
+} AdamScalars;
+
+/* One Adam update of n weights into new arrays: m' = β1·m + (1 − β1)·g, v' = β2·v + (1 − β2)·g²,
+   w' = w − lr·(m'/correction1) / (√(v'/correction2) + ε), in float32 op by op as models/adam.ts. */
+void adam(const float *w, const float *m, const float *v, const float *g, float *w_out, float *m_out, float *v_out,
+          int64_t n, AdamScalars s);
 
 #endif

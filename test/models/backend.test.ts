@@ -4,8 +4,8 @@ import { describe, expect, it } from "vitest"
 import { gradientsRegistered, useBestBackend } from "../../models/backend.ts"
 import { native } from "../../native/index.ts"
 
-/** Kernels of ours on top of the missing ones: the native conv and matMul when the addon is built. */
-const nativeKernels = native ? ["native-conv", "native-matmul"] : []
+/** Kernels of ours on top of the missing ones: the native conv, matMul, ReLU and Adam when the addon is built. */
+const nativeKernels = native ? ["native-conv", "native-matmul", "native-relu", "native-adam"] : []
 
 describe("useBestBackend", () => {
   it("takes wasm when no native backend loads, and says which kernels of ours it uses", async () => {

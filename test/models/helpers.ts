@@ -1,9 +1,10 @@
-/** Shared by the model tests: backends to run on, seeded tensors, finite differences, closeness, the PyTorch peer. */
+/** Shared by the model tests: backends to run on, seeded tensors, finite differences, closeness, cached sampling, the PyTorch peer. */
 import { spawnSync } from "node:child_process"
 import * as tf from "@tensorflow/tfjs-core"
 import { expect } from "vitest"
 import { useBestBackend } from "../../models/backend.ts"
 import { randomNormal, seededRandom } from "../../models/random.ts"
+import type { Sampler } from "../../models/transformer.ts"
 
 /** The portable backends every model test runs on. */
 export const BACKENDS = ["cpu", "wasm"] as const
@@ -36,6 +37,30 @@ export const numericGradient = (f: (inputs: tf.Tensor[]) => tf.Scalar, inputs: t
   }
   return gradient
 }
+
+/** Tokens (B, T) int32 from a seeded stream. */
+export const randomTokens = (batch: number, length: number, vocab: number, seed: number): tf.Tensor2D => {
+  const random = seededRandom(seed)
+  return tf.tensor2d(Int32Array.from({ length: batch * length }, () => random.int(vocab)), [batch, length], "int32")
+}
+
+/**
+ * A sampler's logits for `tokens` (B, T): start(), then the tokens in chunks of the given sizes
+ * (cycled) until the last logits, (B, T, vocab); disposes the sampler.
+ */
+export const sampledLogits = (sampler: Sampler, tokens: tf.Tensor2D, chunks: number[]): tf.Tensor3D =>
+  tf.tidy(() => {
+    const [batch, length] = tokens.shape
+    const parts = [sampler.start()]
+    for (let fed = 0, c = 0; fed < length - 1; c++) {
+      const n = Math.min(chunks[c % chunks.length]!, length - 1 - fed)
+      parts.push(sampler.step(tf.slice(tokens, [0, fed], [batch, n])))
+      fed += n
+    }
+    expect(sampler.length).toBe(length)
+    sampler.dispose()
+    return tf.concat(parts, 1)
+  })
 
 /** Analytic gradients of f with respect to every input. */
 export const analyticGradients = (f: (inputs: tf.Tensor[]) => tf.Scalar, inputs: tf.Tensor[]): Float32Array[] =>

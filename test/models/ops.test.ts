@@ -1,12 +1,16 @@
 /**
  * conv1d, convTranspose1d and matMul carry gradients of our own: each is checked against finite
  * differences and against the autodiff gradient of a plain formulation (gather + matMul), on both
- * portable backends. Also the two kernels registered for wasm.
+ * portable backends; relu's values and gradient equal tf.relu's bit for bit, and matMul's products
+ * are right on either side of the row products sent to wasm's own kernel. Also the two kernels
+ * registered for wasm.
  */
 import * as tf from "@tensorflow/tfjs-core"
 import { beforeAll, describe, expect, it } from "vitest"
 import { registerMissingKernels } from "../../models/backend.ts"
-import { conv1d, convTranspose1d, linear, matMul } from "../../models/ops.ts"
+import { hasNativeKernels, ROW_PRODUCT_LIMIT, sendsToBackend, setNativeThreads } from "../../models/native-kernels.ts"
+import { conv1d, convTranspose1d, linear, matMul, relu } from "../../models/ops.ts"
+import { native } from "../../native/index.ts"
 import { analyticGradients, BACKENDS, expectClose, normal, numericGradient, onBackend, weighted } from "./helpers.ts"
 
 /** Conv as im2col: gather the taps, one matMul. Stock ops only, so autodiff gives its gradient. */
@@ -19,6 +23,19 @@ const plainConv1d = (x: tf.Tensor3D, w: tf.Tensor3D, stride: number, dilation: n
   const columns = tf.gather(tf.pad(x, [[0, 0], [left, right], [0, 0]]), tf.tensor2d(taps, [outLength, kernel], "int32"), 1)
   const y = tf.matMul(tf.reshape(columns, [batch * outLength, kernel * inChannels]), tf.reshape(w, [kernel * inChannels, outChannels]))
   return tf.reshape(y, [batch, outLength, outChannels])
+}
+
+/** a (batch, m, k) · b (batch, k, n), or bᵀ with b (batch, n, k), in float64; 2-D operands are a batch of one. */
+const productReference = (a: tf.Tensor, b: tf.Tensor, transposeB: boolean): Float64Array => {
+  const [m, k] = a.shape.slice(-2) as [number, number]
+  const n = transposeB ? b.shape.at(-2)! : b.shape.at(-1)!
+  const [av, bv] = [a.dataSync(), b.dataSync()]
+  const c = new Float64Array((a.size / (m * k)) * m * n)
+  for (let t = 0; t < a.size / (m * k); t++)
+    for (let i = 0; i < m; i++)
+      for (let j = 0; j < n; j++)
+        for (let l = 0; l < k; l++) c[(t * m + i) * n + j]! += av[(t * m + i) * k + l]! * bv[transposeB ? (t * n + j) * k + l : (t * k + l) * n + j]!
+  return c
 }
 
 /** Transposed conv as one matMul and an overlap-add by segment sums. */
@@ -104,6 +121,48 @@ describe.each(BACKENDS)("ops on %s", (backend) => {
         expectClose(analytic[which]!, numericGradient(ours, [a, b], which, 0.5), 1e-3)
       }
     }
+  })
+
+  it("relu: values and gradient equal tf.relu's bit for bit, exact zeros included", () => {
+    const values = normal([2, 37, 5], 30).dataSync().slice()
+    for (let i = 0; i < values.length; i += 7) values[i] = i % 14 === 0 ? 0 : -0
+    const x = tf.tensor3d(values, [2, 37, 5])
+    expect(relu(x).dataSync(), `native kernels: ${hasNativeKernels()}`).toEqual(tf.relu(x).dataSync())
+    // through a second use of x and of relu's output, as in a residual block
+    const ours = (t: tf.Tensor[]) => weighted(tf.add(tf.mul(relu(t[0]!), relu(tf.mul(t[0]!, -2))), t[0]!), 31)
+    const stock = (t: tf.Tensor[]) => weighted(tf.add(tf.mul(tf.relu(t[0]!), tf.relu(tf.mul(t[0]!, -2))), t[0]!), 31)
+    expect(analyticGradients(ours, [x])[0]).toEqual(analyticGradients(stock, [x])[0])
+    const [dx] = analyticGradients((t) => weighted(relu(t[0]!), 32), [x])
+    const [stockDx] = analyticGradients((t) => weighted(tf.relu(t[0]!), 32), [x])
+    expect(dx).toEqual(stockDx)
+  })
+
+  it("matMul: the same products on either side of the row products wasm's own kernel takes", () => {
+    const cases: Array<[number[], number[], boolean]> = [
+      [[1, 128], [128, 384], false], // a sampler's token through a linear layer
+      [[1, 1024], [1024, ROW_PRODUCT_LIMIT / 1024 + 1], false], // past the limit: the BLAS
+      [[2, 128], [128, 96], false],
+      [[1, 128], [96, 128], true],
+      [[3, 1, 16], [3, 16, 8], false],
+    ]
+    const threads = native?.threads ?? 1
+    try {
+      for (const blasThreads of [1, 2]) { // row products go to wasm's own kernel at 2
+        setNativeThreads(blasThreads)
+        for (const [aShape, bShape, transposeB] of cases) {
+          const [a, b] = [normal(aShape, 33), normal(bShape, 34)]
+          expectClose(tf.matMul(a, b, false, transposeB).dataSync(), productReference(a, b, transposeB), 1e-5)
+        }
+      }
+    } finally {
+      setNativeThreads(threads)
+    }
+    expect(sendsToBackend(2, 1, 1, 384, 128, false, false)).toBe(true)
+    expect(sendsToBackend(1, 1, 1, 384, 128, false, false)).toBe(false) // one BLAS thread: the BLAS is faster
+    expect(sendsToBackend(2, 4, 1, 16, 256, false, false)).toBe(false)
+    expect(sendsToBackend(2, 1, 1, 384, 128, false, true)).toBe(false)
+    expect(sendsToBackend(2, 1, 4, 384, 128, false, false)).toBe(false)
+    expect(sendsToBackend(2, 1, 1, 4800, 4800, false, false)).toBe(false)
   })
 
   it("batched matMul and linear keep leading axes", () => {

@@ -11,9 +11,8 @@ import { beforeAll, describe, expect, it } from "vitest"
 import { createAdam } from "../../models/adam.ts"
 import { attends, maskedAttention, selfAttention, visibility, type AttentionType, type SelfAttentionType } from "../../models/attention.ts"
 import { crossEntropyBits, transformerTrainConfig, transformerTrainStep, type TransformerStepMetrics } from "../../models/transformer-train.ts"
-import { addEncoderDecoderLayers, createTransformer, layerTypes, type Transformer, type TransformerConfig, type TransformerInputs } from "../../models/transformer.ts"
-import { seededRandom } from "../../models/random.ts"
-import { BACKENDS, expectClose, normal, onBackend } from "./helpers.ts"
+import { addEncoderDecoderLayers, createTransformer, layerTypes, type TransformerConfig, type TransformerInputs } from "../../models/transformer.ts"
+import { BACKENDS, expectClose, normal, onBackend, randomTokens, sampledLogits } from "./helpers.ts"
 
 const SELF_TYPES: SelfAttentionType[] = ["dense", "row", "column", "previous-row"]
 
@@ -35,32 +34,10 @@ const TINY: TransformerConfig = {
 /** Every kind, encoder-decoder included, with a per-position conditioning. */
 const MIXED: TransformerConfig = { ...TINY, depth: 5, pattern: ["row", "column", "dense", "encoder-decoder", "previous-row"], conditioning: true, encoderWidth: 6 }
 
-/** Tokens (B, T) int32 from a seeded stream. */
-const randomTokens = (batch: number, length: number, vocab: number, seed: number): tf.Tensor2D => {
-  const random = seededRandom(seed)
-  return tf.tensor2d(Int32Array.from({ length: batch * length }, () => random.int(vocab)), [batch, length], "int32")
-}
-
 const inputsFor = (config: TransformerConfig, batch: number, seed: number): TransformerInputs => ({
   ...(config.conditioning ? { conditioning: normal([batch, config.contextLength, config.width], seed, 0.5) as tf.Tensor3D } : {}),
   ...(config.pattern.includes("encoder-decoder") ? { encoderOutput: normal([batch, 7, config.encoderWidth!], seed + 1) as tf.Tensor3D } : {}),
 })
-
-/** start(), then the tokens in chunks of the given sizes (cycled) until the last logits: (B, T, vocab). */
-const sampledLogits = (model: Transformer, tokens: tf.Tensor2D, inputs: TransformerInputs, chunks: number[]): tf.Tensor3D =>
-  tf.tidy(() => {
-    const [batch, length] = tokens.shape
-    const sampler = model.sampler(batch, inputs)
-    const parts = [sampler.start()]
-    for (let fed = 0, c = 0; fed < length - 1; c++) {
-      const n = Math.min(chunks[c % chunks.length]!, length - 1 - fed)
-      parts.push(sampler.step(tf.slice(tokens, [0, fed], [batch, n])))
-      fed += n
-    }
-    expect(sampler.length).toBe(length)
-    sampler.dispose()
-    return tf.concat(parts, 1)
-  })
 
 describe("attention kinds", () => {
   it("see what the paper says: row within the block, column down the block position, previous-row the block before", () => {
@@ -132,7 +109,7 @@ describe("the Transformer on wasm", () => {
       const full = model.forward(tokens, inputs)
       const before = tf.memory().numTensors
       for (const chunks of [[1], [3, 5, 1, 6, 2]]) {
-        const sampled = sampledLogits(model, tokens, inputs, chunks)
+        const sampled = sampledLogits(model.sampler(tokens.shape[0], inputs), tokens, chunks)
         expectClose(sampled.dataSync(), full.dataSync(), 1e-4)
         sampled.dispose()
       }
@@ -147,8 +124,8 @@ describe("the Transformer on wasm", () => {
       const tokens = randomTokens(2, length, MIXED.vocab, length)
       const full = model.forward(tokens, inputs)
       expect(full.shape).toEqual([2, length, MIXED.vocab])
-      expectClose(sampledLogits(model, tokens, inputs, [1]).dataSync(), full.dataSync(), 1e-4)
-      expectClose(sampledLogits(model, tokens, inputs, [4, 7]).dataSync(), full.dataSync(), 1e-4)
+      expectClose(sampledLogits(model.sampler(tokens.shape[0], inputs), tokens, [1]).dataSync(), full.dataSync(), 1e-4)
+      expectClose(sampledLogits(model.sampler(tokens.shape[0], inputs), tokens, [4, 7]).dataSync(), full.dataSync(), 1e-4)
     }
     const sampler = model.sampler(2, inputs)
     expect(() => sampler.step(randomTokens(2, 1, 12, 1))).toThrow(/start\(\) before/)
@@ -181,7 +158,7 @@ describe("the Transformer on wasm", () => {
     const inputs = inputsFor(lyrical, 2, 10)
     const before = trained.forward(tokens)
     expect(surgery.forward(tokens, inputs).arraySync()).toEqual(before.arraySync())
-    expectClose(sampledLogits(surgery, tokens, inputs, [5]).dataSync(), before.dataSync(), 1e-4)
+    expectClose(sampledLogits(surgery.sampler(tokens.shape[0], inputs), tokens, [5]).dataSync(), before.dataSync(), 1e-4)
 
     transformerTrainStep(surgery, createAdam(surgery.weights), { tokens, inputs: () => inputs }, config)
     expect(Math.max(...Array.from(surgery.weights.get("blocks.3.attn.out.weight")!.dataSync(), Math.abs))).toBeGreaterThan(0)

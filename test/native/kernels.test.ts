@@ -4,8 +4,8 @@
  * kernels' other paths; implicit padding (symmetric, asymmetric, longer than x), output offsets that
  * drop rows at both ends, bias and its gradient, on fixed and seeded random shapes; sgemm with every
  * transpose and broadcast, views at an offset into a bigger buffer (as on the wasm heap), and bad
- * shapes. Skipped when the addon is not built, except on CI
- * (CI or JUKEFLOW_SLOW set), which must build it.
+ * shapes; ReLU, its gradient and Adam's update against tfjs's formulas in float32, bit for bit.
+ * Skipped when the addon is not built, except on CI (CI or JUKEFLOW_SLOW set), which must build it.
  */
 import { availableParallelism } from "node:os"
 import { describe, expect, it } from "vitest"
@@ -398,5 +398,119 @@ describe.skipIf(native === undefined)("native kernels", () => {
     expect(() => kernels.sgemmBatched(2, false, false, 2, 2, 3, 1, a, 6, a, 6, 0, c, 0)).toThrow(/strideC 0 is less than m·n = 4/)
     expect(() => kernels.sgemmBatched(2, false, false, 2, 2, 3, 1, a, 6, a, 6, 0, a, 4)).toThrow(/c shares memory with a/)
     expect(() => (kernels.sgemmBatched as (...args: unknown[]) => void)(2, false, false, 2)).toThrow(/expected 14 arguments/)
+  })
+})
+
+describe.skipIf(native === undefined)("native elementwise kernels", () => {
+  const kernels = native as NativeKernels
+  /** Odd lengths: the vector loops' tails, one element, none. */
+  const LENGTHS = [0, 1, 3, 17, 1000, 4099]
+  const f = Math.fround
+
+  /** Random normals with zeros, negative zeros and NaNs among them. */
+  const withSpecials = (length: number, seed: number): Float32Array => {
+    const x = randomArray(length, seed)
+    for (let i = 0; i < length; i += 5) x[i] = [0, -0, Number.NaN][(i / 5) % 3]!
+    return x
+  }
+  /** tfjs's ReLU (the cpu backend's Math.max(0, x)) and the Step its gradient multiplies by. */
+  const reluReference = (x: Float32Array): Float32Array => x.map((v) => Math.max(0, v))
+  const stepReference = (v: number): number => (Number.isNaN(v) ? Number.NaN : v > 0 ? 1 : 0)
+
+  it.each(LENGTHS)("relu and reluGradient of %i elements equal tfjs's, bit for bit (max(0, x), dy·step(y))", (length) => {
+    const x = withSpecials(length, 40)
+    const y = garbage(length)
+    kernels.relu(x, y)
+    expect(y).toEqual(reluReference(x))
+    const dy = randomArray(length, 41)
+    if (length > 3) dy.set([Number.POSITIVE_INFINITY, Number.NaN, 1e-40], 1) // through and dropped, a denormal
+    const dx = garbage(length)
+    kernels.reluGradient(dy, y, dx)
+    expect(dx).toEqual(dy.map((d, i) => d * stepReference(y[i]!)))
+  })
+
+  interface AdamScalars {
+    learningRate: number
+    beta1: number
+    beta2: number
+    epsilon: number
+    correction1: number
+    correction2: number
+  }
+
+  /** Adam in float32 op by op, as models/adam.ts runs it in tfjs (each op rounded to float32, scalars too). */
+  const adamReference = (w: Float32Array, m: Float32Array, v: Float32Array, g: Float32Array, s: AdamScalars): [Float32Array, Float32Array, Float32Array] => {
+    const [beta1, rest1, beta2, rest2] = [f(s.beta1), f(1 - s.beta1), f(s.beta2), f(1 - s.beta2)]
+    const [c1, c2, epsilon, rate] = [f(s.correction1), f(s.correction2), f(s.epsilon), f(s.learningRate)]
+    const m2 = m.map((mi, i) => f(f(mi * beta1) + f(g[i]! * rest1)))
+    const v2 = v.map((vi, i) => f(f(vi * beta2) + f(f(g[i]! * g[i]!) * rest2)))
+    const w2 = w.map((wi, i) => f(wi - f(f(f(m2[i]! / c1) / f(f(Math.sqrt(f(v2[i]! / c2))) + epsilon)) * rate)))
+    return [w2, m2, v2]
+  }
+  const scalarsAt = (step: number, learningRate: number): AdamScalars =>
+    ({ learningRate, beta1: 0.9, beta2: 0.999, epsilon: 1e-8, correction1: 1 - 0.9 ** step, correction2: 1 - 0.999 ** step })
+
+  it.each(LENGTHS)("adam of %i weights equals float32 op by op over five steps, from zero and random moments", (length) => {
+    for (const start of ["zero", "random"] as const) {
+      let w: Float32Array = randomArray(length, 42)
+      let m: Float32Array = start === "zero" ? new Float32Array(length) : randomArray(length, 43).map((x) => x * 1e-3)
+      let v: Float32Array = start === "zero" ? new Float32Array(length) : randomArray(length, 44).map((x) => x * x * 1e-6)
+      for (let step = 1; step <= 5; step++) {
+        const g = randomArray(length, 45 + step).map((x) => x * 10 ** (step - 4)) // 1e-3 … 10
+        const s = scalarsAt(step, 3e-4 * step)
+        const [wOut, mOut, vOut] = [garbage(length), garbage(length), garbage(length)]
+        kernels.adam(w, m, v, g, wOut, mOut, vOut, s.learningRate, s.beta1, s.beta2, s.epsilon, s.correction1, s.correction2)
+        const [w2, m2, v2] = adamReference(w, m, v, g, s)
+        expect(mOut, `${start} moments, step ${step}`).toEqual(m2)
+        expect(vOut, `${start} moments, step ${step}`).toEqual(v2)
+        expect(wOut, `${start} moments, step ${step}`).toEqual(w2)
+        ;[w, m, v] = [wOut, mOut, vOut]
+      }
+    }
+  })
+
+  it("work on views at an offset into a bigger buffer, and write nothing outside them", () => {
+    const length = 37
+    const heap = new ArrayBuffer(4 * 1024)
+    const all = new Float32Array(heap).fill(7)
+    const at = (offset: number): Float32Array => new Float32Array(heap, 4 * offset, length)
+    const [x, y, dx, w, m, v, wOut, mOut, vOut] = [3, 41, 83, 127, 171, 211, 251, 293, 331].map(at) as [Float32Array, ...Float32Array[]]
+    x.set(withSpecials(length, 50))
+    kernels.relu(x, y!)
+    expect(y).toEqual(reluReference(x))
+    kernels.reluGradient(x, y!, dx!)
+    expect(dx).toEqual(x.map((d, i) => d * stepReference(y![i]!)))
+    w!.set(randomArray(length, 51))
+    m!.set(randomArray(length, 52).map((value) => value * 1e-3))
+    v!.fill(1e-6)
+    const s = scalarsAt(3, 1e-3)
+    kernels.adam(w!, m!, v!, x, wOut!, mOut!, vOut!, s.learningRate, s.beta1, s.beta2, s.epsilon, s.correction1, s.correction2)
+    const [w2, m2, v2] = adamReference(w!, m!, v!, x, s)
+    expect([wOut, mOut, vOut]).toEqual([w2, m2, v2])
+    const views = [x, y, dx, w, m, v, wOut, mOut, vOut] as Float32Array[]
+    const inside = (i: number): boolean => views.some((view) => i >= view.byteOffset / 4 && i < view.byteOffset / 4 + view.length)
+    expect(all.findIndex((value, i) => !inside(i) && value !== 7)).toBe(-1)
+  })
+
+  it("throw a RangeError or TypeError on mismatched lengths, overlaps and bad arguments, before touching memory", () => {
+    const a = new Float32Array(8)
+    const b = new Float32Array(8)
+    const c = new Float32Array(8)
+    expect(() => kernels.relu(a, b.subarray(1))).toThrow(/relu: y has 7 elements, but x has 8/)
+    expect(() => kernels.relu(a, a)).toThrow(/y shares memory with x/)
+    expect(() => kernels.relu(a, new Float64Array(8) as unknown as Float32Array)).toThrow(TypeError)
+    expect(() => kernels.reluGradient(a, b.subarray(2), c)).toThrow(/reluGradient: y has 6 elements, but dy has 8/)
+    expect(() => kernels.reluGradient(a, b, b)).toThrow(/dx shares memory with y/)
+    expect(() => (kernels.reluGradient as (...args: unknown[]) => void)(a, b)).toThrow(/expected 3 arguments, got 2/)
+    const buffer = new Float32Array(7 * 8)
+    const [w, m, v, g, wOut, mOut, vOut] = Array.from({ length: 7 }, (_, i) => buffer.subarray(8 * i, 8 * i + 8)) as [Float32Array, ...Float32Array[]]
+    const adam = (...arrays: Float32Array[]) => (kernels.adam as (...args: unknown[]) => void)(...arrays, 1e-3, 0.9, 0.999, 1e-8, 0.1, 0.001)
+    expect(() => adam(w, m!, v!, g!, wOut!, mOut!, vOut!)).not.toThrow()
+    expect(() => adam(w, m!, v!, g!.subarray(1), wOut!, mOut!, vOut!)).toThrow(/adam: g has 7 elements, but w has 8/)
+    expect(() => adam(w, m!, v!, g!, w, mOut!, vOut!)).toThrow(/wOut shares memory with w/)
+    expect(() => adam(w, m!, v!, g!, wOut!, mOut!, g!)).toThrow(/vOut shares memory with g/)
+    expect(() => adam(w, m!, v!, g!, wOut!, buffer.subarray(4 * 8 + 3, 5 * 8 + 3), vOut!)).toThrow(/wOut shares memory with mOut/)
+    expect(() => adam(w, m!, v!, g!, wOut!, mOut!, mOut!)).toThrow(/mOut shares memory with vOut/)
+    expect(() => (kernels.adam as (...args: unknown[]) => void)(w, m, v, g, wOut, mOut, vOut, 1e-3, 0.9, 0.999, 1e-8, 0.1, "0.001")).toThrow(/correction2 must be a number/)
   })
 })

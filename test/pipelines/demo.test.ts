@@ -26,12 +26,13 @@ describe.runIf(process.env.JUKEFLOW_SLOW === "1")("pipelines/demo.ts", () => {
     const record = JSON.parse(first.stdout) as { stages: Array<{ name: string; status: string }> }
     expect(record.stages.map((s) => s.name)).toEqual([
       "corpus", "songs", "ingest", "vocab", "align", "chunk", "vqvae-bottom", "vqvae-middle", "vqvae-top", "encode", "decode", "evaluate",
+      "top-prior", "middle-upsampler", "bottom-upsampler",
     ])
     expect(record.stages.every((s) => s.status === "ran")).toBe(true)
 
     const second = jukeflow("run", "pipelines/demo.ts")
     expect(second.status).toBe(0)
-    expect(second.stdout).toMatch(/done: 0 ran, 12 cached/)
+    expect(second.stdout).toMatch(/done: 0 ran, 15 cached/)
 
     // a forced chunk gives the same bytes: nothing downstream runs again (early cut-off)
     const forced = jukeflow("run", "pipelines/demo.ts", "--force", "chunk", "--json")
@@ -45,5 +46,11 @@ describe.runIf(process.env.JUKEFLOW_SLOW === "1")("pipelines/demo.ts", () => {
 
     const evaluation = JSON.parse(jukeflow("inspect", "evaluate", "--json").stdout) as { value: { levels: Array<{ hop: number }> } }
     expect(evaluation.value.levels.map((l) => l.hop)).toEqual([8, 32, 128])
+
+    // the priors learn: held-out cross-entropy below what the codes' unigram histogram gives
+    for (const prior of ["top-prior", "middle-upsampler", "bottom-upsampler"]) {
+      const { config } = JSON.parse(jukeflow("inspect", prior, "--json").stdout) as { config: { heldOutBits: number; unigramBits: number } }
+      expect(config.heldOutBits, prior).toBeLessThan(config.unigramBits)
+    }
   })
 })
