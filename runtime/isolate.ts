@@ -59,44 +59,52 @@ export interface ProcessPool {
 }
 
 /**
- * A pool of unit processes for one run. A process whose unit finished waits for the next one
- * (idle processes are keyed by their core count, which sizes their BLAS pools); closing the scope
- * ends them all.
+ * A pool of unit processes for one run. A process whose unit finished waits for the next unit of
+ * the same stage module with the same cores (which size its BLAS pool): it keeps the modules and
+ * backend it loaded, and serving one module only, it never mixes a stage's code with another's
+ * loaded at a different time. Starting a process for another stage ends the idle ones; closing
+ * the scope ends them all.
  */
 export const makeProcessPool: Effect.Effect<ProcessPool, never, Scope.Scope> = Effect.gen(function* () {
-  const idle = new Map<number, ChildProcess[]>()
+  const idle = new Map<string, ChildProcess[]>()
   const all = new Set<ChildProcess>()
   yield* Effect.addFinalizer(() =>
     Effect.sync(() => {
       for (const child of all) if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM")
       all.clear()
     }))
-  const spawn = (cores: number): ChildProcess => {
+  const spawn = (key: string, cores: number): ChildProcess => {
+    for (const [other, list] of idle) {
+      if (other === key) continue
+      for (const child of list) child.kill("SIGTERM")
+      idle.delete(other)
+    }
     const child = fork(ENTRY, [], { execArgv: [], env: unitEnv(cores), stdio: ["ignore", "inherit", "inherit", "ipc"] })
     all.add(child)
     child.on("exit", () => {
       all.delete(child)
-      const list = idle.get(cores)
+      const list = idle.get(key)
       if (list?.includes(child)) list.splice(list.indexOf(child), 1)
     })
     return child
   }
-  const release = (cores: number, child: ChildProcess) => {
+  const release = (key: string, child: ChildProcess) => {
     if (child.exitCode !== null || child.signalCode !== null || !child.connected) return
     child.unref()
     ;(child.channel as { unref?: () => void } | undefined)?.unref?.()
-    idle.set(cores, [...(idle.get(cores) ?? []), child])
+    idle.set(key, [...(idle.get(key) ?? []), child])
   }
   const run = (job: UnitJob, ctx: StageContext): Effect.Effect<OutputContent, StageFailed> =>
     Effect.async<OutputContent, StageFailed>((resume) => {
-      const child = idle.get(job.cores)?.shift() ?? spawn(job.cores)
+      const key = `${job.module}\n${job.cores}`
+      const child = idle.get(key)?.shift() ?? spawn(key, job.cores)
       child.ref()
       ;(child.channel as { ref?: () => void } | undefined)?.ref?.()
       let settled = false
       const finish = (effect: Effect.Effect<OutputContent, StageFailed>) => {
         settled = true
         child.off("message", onMessage).off("exit", onExit).off("error", onError)
-        release(job.cores, child)
+        release(key, child)
         resume(effect)
       }
       const fail = (reason: string) => Effect.fail(new StageFailed({ stage: job.stage, partition: job.partition, reason }))
