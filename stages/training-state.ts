@@ -33,7 +33,7 @@ export const saveTrainingState = <M>(dir: string, model: Variables, optimizer: V
     yield* Effect.promise(() => mkdir(tmp, { recursive: true }))
     yield* writeWeights(tmp, model, optimizer, state.step)
     yield* Effect.promise(async () => {
-      await writeFile(join(tmp, "state.json"), JSON.stringify(state))
+      await writeFile(join(tmp, "state.json"), JSON.stringify(state, (_key, value: unknown) => (typeof value === "number" && !Number.isFinite(value) ? String(value) : value)))
       await rm(dir, { recursive: true, force: true })
       await rename(tmp, dir)
     })
@@ -43,7 +43,9 @@ export const saveTrainingState = <M>(dir: string, model: Variables, optimizer: V
 export const loadTrainingState = <M>(dir: string, model: Variables, optimizer: Variables) =>
   Effect.promise(async (): Promise<TrainingState<M> | undefined> => {
     if (!existsSync(join(dir, "state.json"))) return undefined
-    const state = JSON.parse(await readFile(join(dir, "state.json"), "utf8")) as TrainingState<M>
+    // metrics hold NaN where a figure was not measured; JSON has no NaN, so it is kept as a string
+    const state = JSON.parse(await readFile(join(dir, "state.json"), "utf8"), (_key, value: unknown) =>
+      value === "NaN" || value === "Infinity" || value === "-Infinity" ? Number(value) : value) as TrainingState<M>
     for (const [file, variables] of [["model.safetensors", model], ["optimizer.safetensors", optimizer]] as const) {
       assignFromTensors(variables, decodeSafetensors(await readFile(join(dir, file)), file).tensors, "scratch checkpoint")
     }
