@@ -6,7 +6,10 @@
  * `registerNativeKernels(backend)` registers three conv kernels of ours (`JukeflowCorrelate`,
  * `JukeflowTransposedCorrelate`, `JukeflowFilterGradient`) that ops.ts calls when they exist, ReLU
  * and its gradient (`JukeflowRelu`, `JukeflowReluGradient`, for ops.ts's `relu`) and Adam's update
- * (`JukeflowAdam`, for adam.ts), each one pass, and replaces the backend's `BatchMatMul` (falling
+ * (`JukeflowAdam`, for adam.ts), each one pass; column sums (`JukeflowColumnSums`, bias gradients),
+ * LayerNorm and softmax cross-entropy, each with its gradient kernel (`JukeflowLayerNorm`,
+ * `JukeflowSoftmaxCrossEntropy` and their `…Gradient`s, for ops.ts's `layerNorm` and
+ * `softmaxCrossEntropy`), a row at a time; and replaces the backend's `BatchMatMul` (falling
  * back to the backend's own for shapes it does not take). The conv kernels take padding, cropping
  * and bias themselves (`nativeCorrelate`, `nativeTransposedCorrelate` and `nativeFilterGradient` run
  * them), so a conv with bias is one kernel forward and two backward, with no pad, slice or bias-add
@@ -22,6 +25,11 @@ export const FILTER_GRADIENT = "JukeflowFilterGradient"
 export const RELU = "JukeflowRelu"
 export const RELU_GRADIENT = "JukeflowReluGradient"
 export const ADAM = "JukeflowAdam"
+export const COLUMN_SUMS = "JukeflowColumnSums"
+export const LAYER_NORM = "JukeflowLayerNorm"
+export const LAYER_NORM_GRADIENT = "JukeflowLayerNormGradient"
+export const SOFTMAX_CROSS_ENTROPY = "JukeflowSoftmaxCrossEntropy"
+export const SOFTMAX_CROSS_ENTROPY_GRADIENT = "JukeflowSoftmaxCrossEntropyGradient"
 
 /** Attributes of our conv kernels. */
 export interface CorrelateAttrs {
@@ -62,6 +70,12 @@ export interface AdamAttrs {
   readonly correction2: number
 }
 
+/** Attributes of our LayerNorm kernel. */
+export interface LayerNormAttrs {
+  /** Added to the variance under the square root. */
+  readonly epsilon: number
+}
+
 /** What the native path is, or why there is none. */
 export type NativeStatus =
   | { readonly available: true; readonly blas: string }
@@ -83,6 +97,8 @@ export const hasNativeKernels = (): boolean => tf.getKernel(CORRELATE, tf.getBac
 interface Memory {
   /** A Float32Array over the tensor's data, where the backend keeps it. */
   readonly view: (t: tf.TensorInfo) => Float32Array
+  /** An Int32Array over an int32 tensor's data. */
+  readonly ints: (t: tf.TensorInfo) => Int32Array
   /** A new float32 output of this shape. */
   readonly output: (shape: number[]) => tf.TensorInfo
 }
@@ -99,11 +115,16 @@ interface CpuLike {
 const memoryOf = (backendName: string, backend: unknown): Memory => {
   if (backendName === "wasm") {
     const wasm = backend as WasmLike
-    return { view: (t) => wasm.typedArrayFromHeap(t), output: (shape) => wasm.makeOutput(shape, "float32") }
+    return {
+      view: (t) => wasm.typedArrayFromHeap(t),
+      ints: (t) => wasm.typedArrayFromHeap(t) as unknown as Int32Array,
+      output: (shape) => wasm.makeOutput(shape, "float32"),
+    }
   }
   const cpu = backend as CpuLike
   return {
     view: (t) => cpu.data.get(t.dataId).values as Float32Array,
+    ints: (t) => cpu.data.get(t.dataId).values as Int32Array,
     output: (shape) => cpu.makeTensorInfo(shape, "float32", new Float32Array(tf.util.sizeFromShape(shape))),
   }
 }
@@ -111,6 +132,18 @@ const memoryOf = (backendName: string, backend: unknown): Memory => {
 const floats = (t: tf.TensorInfo | undefined, name: string): tf.TensorInfo => {
   if (t === undefined || t.dtype !== "float32") throw new TypeError(`native kernel: input ${name} must be float32`)
   return t
+}
+
+const int32s = (t: tf.TensorInfo | undefined, name: string): tf.TensorInfo => {
+  if (t === undefined || t.dtype !== "int32") throw new TypeError(`native kernel: input ${name} must be int32`)
+  return t
+}
+
+/** The last axis of a tensor of at least one axis, and the number of rows before it. */
+const rowsOf = (t: tf.TensorInfo, name: string): [rows: number, width: number] => {
+  if (t.shape.length === 0) throw new RangeError(`native kernel: ${name} must have at least one axis`)
+  const width = t.shape.at(-1)!
+  return [width === 0 ? 0 : tf.util.sizeFromShape(t.shape) / width, width]
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -213,6 +246,65 @@ const adamKernel = (backendName: string): tf.KernelFunc => ({ inputs, attrs, bac
   return [wOut, mOut, vOut]
 }
 
+/** Σ of x (…, C) over every axis but the last → (C). */
+const columnSumsKernel = (backendName: string): tf.KernelFunc => ({ inputs, backend }) => {
+  const memory = memoryOf(backendName, backend)
+  const x = floats(inputs.x, "x")
+  const [rows, width] = rowsOf(x, "x")
+  const sums = memory.output([width])
+  if (width > 0) native!.columnSums(memory.view(x), memory.view(sums), rows, width)
+  return sums
+}
+
+/** LayerNorm over the last axis: x (…, W), gain and bias (W) → y (…, W), and each row's mean and rstd (…) for the gradient. */
+const layerNormKernel = (backendName: string): tf.KernelFunc => ({ inputs, attrs, backend }) => {
+  const memory = memoryOf(backendName, backend)
+  const [x, gain, bias] = [floats(inputs.x, "x"), floats(inputs.gain, "gain"), floats(inputs.bias, "bias")]
+  const [rows, width] = rowsOf(x, "x")
+  const { epsilon } = attrs as unknown as LayerNormAttrs
+  const [y, mean, rstd] = [memory.output(x.shape), memory.output(x.shape.slice(0, -1)), memory.output(x.shape.slice(0, -1))]
+  native!.layerNorm(memory.view(x), memory.view(gain), memory.view(bias), memory.view(y), memory.view(mean), memory.view(rstd), rows, width, epsilon)
+  return [y, mean, rstd]
+}
+
+/** LayerNorm's gradients with respect to x, gain and bias, from dy, x, gain and the forward's mean and rstd. */
+const layerNormGradientKernel = (backendName: string): tf.KernelFunc => ({ inputs, backend }) => {
+  const memory = memoryOf(backendName, backend)
+  const [dy, x, gain] = [floats(inputs.dy, "dy"), floats(inputs.x, "x"), floats(inputs.gain, "gain")]
+  const [mean, rstd] = [floats(inputs.mean, "mean"), floats(inputs.rstd, "rstd")]
+  if (!tf.util.arraysEqual(dy.shape, x.shape)) throw new RangeError(`layerNormGradient: dy has shape [${dy.shape}], x [${x.shape}]`)
+  const [rows, width] = rowsOf(x, "x")
+  const [dx, dgain, dbias] = [memory.output(x.shape), memory.output([width]), memory.output([width])]
+  native!.layerNormGradient(
+    memory.view(dy), memory.view(x), memory.view(gain), memory.view(mean), memory.view(rstd), memory.view(dx), memory.view(dgain), memory.view(dbias), rows, width,
+  )
+  return [dx, dgain, dbias]
+}
+
+/** Softmax cross-entropy of logits (…, V) with int32 targets (…): the loss in nats (…) and each row's log Σ exp (…). */
+const softmaxCrossEntropyKernel = (backendName: string): tf.KernelFunc => ({ inputs, backend }) => {
+  const memory = memoryOf(backendName, backend)
+  const [logits, targets] = [floats(inputs.logits, "logits"), int32s(inputs.targets, "targets")]
+  const [rows, vocab] = rowsOf(logits, "logits")
+  if (!tf.util.arraysEqual(targets.shape, logits.shape.slice(0, -1))) {
+    throw new RangeError(`softmaxCrossEntropy: targets have shape [${targets.shape}], the logits [${logits.shape}]`)
+  }
+  const [loss, lse] = [memory.output(targets.shape), memory.output(targets.shape)]
+  native!.softmaxCrossEntropy(memory.view(logits), memory.ints(targets), memory.view(loss), memory.view(lse), rows, vocab)
+  return [loss, lse]
+}
+
+/** Its gradient with respect to the logits: dloss·(softmax − onehot), from the forward's lse. */
+const softmaxCrossEntropyGradientKernel = (backendName: string): tf.KernelFunc => ({ inputs, backend }) => {
+  const memory = memoryOf(backendName, backend)
+  const [dloss, logits, lse] = [floats(inputs.dloss, "dloss"), floats(inputs.logits, "logits"), floats(inputs.lse, "lse")]
+  const targets = int32s(inputs.targets, "targets")
+  const [rows, vocab] = rowsOf(logits, "logits")
+  const dlogits = memory.output(logits.shape)
+  native!.softmaxCrossEntropyGradient(memory.view(dloss), memory.view(logits), memory.ints(targets), memory.view(lse), memory.view(dlogits), rows, vocab)
+  return dlogits
+}
+
 /**
  * BatchMatMul on the BLAS: a (..., M, K) · b (..., K, N) with transposes as flags (no copies), when
  * both have the same batch or one has a batch of 1; other shapes go to the backend's own kernel, and
@@ -248,7 +340,8 @@ const batchMatMulKernel = (backendName: string, fallback: tf.KernelFunc): tf.Ker
 /**
  * Whether wasm's own BatchMatMul takes this product rather than a BLAS running `threads` threads: one
  * row times one matrix of at most `ROW_PRODUCT_LIMIT` elements, untransposed (a sampler's token
- * through a linear layer, a bias gradient's row of ones), when the BLAS runs several threads.
+ * through a linear layer; bias gradients, once rows of ones times dy, are column sums of ours now),
+ * when the BLAS runs several threads.
  * Measured per call, with a training job on both cores: OpenBLAS splits these sgemvs over its
  * threads, and at 2 threads took longer than wasm (1×128 · 128×384: 6.0 µs against 5.8; 1×4096 ·
  * 4096×128: 70 µs against 59; 1×32768 · 32768×32: 323 µs against 163), while at one thread it is
@@ -264,7 +357,8 @@ export const ROW_PRODUCT_LIMIT = 1 << 22
 
 /**
  * Registers the native kernels for `backendName` (`wasm` or `cpu`); returns what to report as
- * kernels of ours (`native-conv`, `native-matmul`, `native-relu`, `native-adam`), empty when there is no native path.
+ * kernels of ours (`native-conv`, `native-matmul`, `native-relu`, `native-adam`, `native-sums`,
+ * `native-layernorm`, `native-crossentropy`), empty when there is no native path.
  */
 export const registerNativeKernels = (backendName: string): string[] => {
   if (backendName !== "wasm" && backendName !== "cpu") return []
@@ -276,6 +370,11 @@ export const registerNativeKernels = (backendName: string): string[] => {
     [RELU, reluKernel(backendName)],
     [RELU_GRADIENT, reluGradientKernel(backendName)],
     [ADAM, adamKernel(backendName)],
+    [COLUMN_SUMS, columnSumsKernel(backendName)],
+    [LAYER_NORM, layerNormKernel(backendName)],
+    [LAYER_NORM_GRADIENT, layerNormGradientKernel(backendName)],
+    [SOFTMAX_CROSS_ENTROPY, softmaxCrossEntropyKernel(backendName)],
+    [SOFTMAX_CROSS_ENTROPY_GRADIENT, softmaxCrossEntropyGradientKernel(backendName)],
   ]
   for (const [kernelName, kernelFunc] of ours) {
     if (tf.getKernel(kernelName, backendName) === undefined) tf.registerKernel({ kernelName, backendName, kernelFunc })
@@ -288,7 +387,7 @@ export const registerNativeKernels = (backendName: string): string[] => {
     tf.unregisterKernel("BatchMatMul", backendName)
     tf.registerKernel({ kernelName: "BatchMatMul", backendName, kernelFunc })
   }
-  return ["native-conv", "native-matmul", "native-relu", "native-adam"]
+  return ["native-conv", "native-matmul", "native-relu", "native-adam", "native-sums", "native-layernorm", "native-crossentropy"]
 }
 
 const replaced = new WeakSet<tf.KernelFunc>()
@@ -319,3 +418,22 @@ export const nativeReluGradient = <T extends tf.Tensor>(dy: T, y: T): T => tf.en
 /** One Adam update of w with gradient g and moments m, v, in one native pass: the new w, m and v. */
 export const nativeAdam = <T extends tf.Tensor>(w: T, m: T, v: T, g: T, attrs: AdamAttrs): [T, T, T] =>
   tf.engine().runKernel(ADAM, { w, m, v, g }, attrs as unknown as tf.NamedAttrMap) as [T, T, T]
+
+/** Σ of x (…, C) over every axis but the last, in one native pass → (C). */
+export const nativeColumnSums = (x: tf.Tensor): tf.Tensor1D => tf.engine().runKernel(COLUMN_SUMS, { x }) as tf.Tensor1D
+
+/** LayerNorm over the last axis of x (…, W) with gain and bias (W): y, and each row's mean and 1/√(variance + ε) (…). */
+export const nativeLayerNorm = <T extends tf.Tensor>(x: T, gain: tf.Tensor1D, bias: tf.Tensor1D, attrs: LayerNormAttrs): [y: T, mean: tf.Tensor, rstd: tf.Tensor] =>
+  tf.engine().runKernel(LAYER_NORM, { x, gain, bias }, attrs as unknown as tf.NamedAttrMap) as [T, tf.Tensor, tf.Tensor]
+
+/** LayerNorm's gradients with respect to x, gain and bias, from dy, x, gain and the forward's mean and rstd. */
+export const nativeLayerNormGradient = <T extends tf.Tensor>(dy: T, x: T, gain: tf.Tensor1D, mean: tf.Tensor, rstd: tf.Tensor): [dx: T, dgain: tf.Tensor1D, dbias: tf.Tensor1D] =>
+  tf.engine().runKernel(LAYER_NORM_GRADIENT, { dy, x, gain, mean, rstd }) as [T, tf.Tensor1D, tf.Tensor1D]
+
+/** Softmax cross-entropy of logits (…, V) with int32 targets (…): the loss in nats (…), 0 where a target is outside [0, V), and each row's log Σ exp (…). */
+export const nativeSoftmaxCrossEntropy = (logits: tf.Tensor, targets: tf.Tensor): [loss: tf.Tensor, lse: tf.Tensor] =>
+  tf.engine().runKernel(SOFTMAX_CROSS_ENTROPY, { logits, targets }) as [tf.Tensor, tf.Tensor]
+
+/** Its gradient with respect to the logits, dloss (…) · (softmax − onehot), from the forward's lse. */
+export const nativeSoftmaxCrossEntropyGradient = <T extends tf.Tensor>(dloss: tf.Tensor, logits: T, targets: tf.Tensor, lse: tf.Tensor): T =>
+  tf.engine().runKernel(SOFTMAX_CROSS_ENTROPY_GRADIENT, { dloss, logits, targets, lse }) as T

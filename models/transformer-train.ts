@@ -7,6 +7,8 @@
 import * as tf from "@tensorflow/tfjs-core"
 import { ADAM_DEFAULTS, adamUpdate, clipByGlobalNorm, warmupLearningRate, type AdamConfig, type AdamState } from "./adam.ts"
 import { gradientsRegistered } from "./backend.ts"
+import { hasNativeKernels } from "./native-kernels.ts"
+import { nativeSoftmaxCrossEntropyOp } from "./ops.ts"
 import type { Transformer, TransformerInputs } from "./transformer.ts"
 
 /** How a prior is trained. */
@@ -55,12 +57,16 @@ const NATS_PER_BIT = Math.LN2
 
 /**
  * Mean cross-entropy, in bits, of each token under the logits at its position: logits (B, T, vocab),
- * tokens (B, T) int32, mask (B, T) of 0/1 weights → scalar.
+ * tokens (B, T) int32, mask (B, T) of 0/1 weights → scalar. With the native kernels log p(token) is
+ * one fused op each way (ops.ts's `nativeSoftmaxCrossEntropyOp`), not log-softmax, a one-hot product
+ * and a sum over (B, T, vocab) and their gradients.
  */
 export const crossEntropyBits = (logits: tf.Tensor3D, tokens: tf.Tensor2D, mask?: tf.Tensor2D): tf.Scalar =>
   tf.tidy(() => {
     const vocab = logits.shape[2]
-    const picked = tf.sum(tf.mul(tf.logSoftmax(logits), tf.cast(tf.oneHot(tokens, vocab), "float32")), -1) // (B, T): log p(token), nats
+    const picked = hasNativeKernels() && logits.dtype === "float32" && tokens.dtype === "int32"
+      ? tf.neg(nativeSoftmaxCrossEntropyOp(logits, tokens))
+      : tf.sum(tf.mul(tf.logSoftmax(logits), tf.cast(tf.oneHot(tokens, vocab), "float32")), -1) // (B, T): log p(token), nats
     const nats = mask === undefined ? tf.neg(tf.mean(picked)) : tf.div(tf.neg(tf.sum(tf.mul(picked, mask))), tf.maximum(tf.sum(mask), 1))
     return tf.div(nats, NATS_PER_BIT) as tf.Scalar
   })

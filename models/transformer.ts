@@ -33,7 +33,8 @@
  */
 import * as tf from "@tensorflow/tfjs-core"
 import { keyValueCache, maskedAttention, selfAttention, type AttentionType, type SelfAttentionType } from "./attention.ts"
-import { addBias, linear } from "./ops.ts"
+import { hasNativeKernels } from "./native-kernels.ts"
+import { addBias, linear, nativeLayerNormOp } from "./ops.ts"
 import { Parameters } from "./parameters.ts"
 import { seededRandom } from "./random.ts"
 
@@ -328,11 +329,15 @@ const mlp = (p: Parameters, name: string, width: number, hidden: number): Module
   }
 }
 
-/** LayerNorm over the last axis (ε = 1e-5, PyTorch's), weights `name.weight` and `name.bias`: (…, W) → (…, W). */
+/**
+ * LayerNorm over the last axis (ε = 1e-5, PyTorch's), weights `name.weight` and `name.bias`: (…, W) → (…, W).
+ * With the native kernels, one op each way (ops.ts's `nativeLayerNormOp`); else tfjs's ops.
+ */
 export const layerNorm = (p: Parameters, name: string, width: number): Module => {
-  const gain = p.ones(`${name}.weight`, [width])
+  const gain = p.ones(`${name}.weight`, [width]) as tf.Variable<tf.Rank.R1>
   const bias = p.zeros(`${name}.bias`, [width]) as tf.Variable<tf.Rank.R1>
   return (x) => {
+    if (hasNativeKernels()) return nativeLayerNormOp(x, gain, bias, 1e-5)
     const { mean, variance } = tf.moments(x, -1, true)
     return addBias(tf.mul(tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, 1e-5))), gain) as tf.Tensor3D, bias)
   }

@@ -1,7 +1,8 @@
 /**
  * The native kernels (native/src, built by `node native/build.js`): conv and matrix products on a
- * real BLAS, and ReLU, its gradient and Adam's update as single passes, run in place on Float32Arrays
- * — views on the wasm heap included, so nothing is copied. `native` is undefined when they are not
+ * real BLAS; ReLU, its gradient and Adam's update as single passes; column sums, LayerNorm and softmax
+ * cross-entropy with their gradients, a row at a time. They run in place on Float32Arrays (targets:
+ * Int32Arrays), views on the wasm heap included, so nothing is copied. `native` is undefined when they are not
  * built or no BLAS loads, and `nativeUnavailable` says why.
  *
  * All arrays are row-major and dense. Every shape argument is checked against the arrays' lengths:
@@ -75,6 +76,33 @@ export interface NativeKernels {
     w: Float32Array, m: Float32Array, v: Float32Array, g: Float32Array, wOut: Float32Array, mOut: Float32Array, vOut: Float32Array,
     learningRate: number, beta1: number, beta2: number, epsilon: number, correction1: number, correction2: number,
   ): void
+  /** sums (cols) = the column sums of a (rows × cols), overwritten: float partial sums over blocks of 256 rows, added in double. */
+  columnSums(a: Float32Array, sums: Float32Array, rows: number, cols: number): void
+  /**
+   * LayerNorm over the last axis of x (rows × width) → y = (x − mean)·rstd·gain + bias with rstd = 1/√(variance + epsilon),
+   * the biased variance; y, and mean and rstd (rows) for the gradient, overwritten.
+   */
+  layerNorm(
+    x: Float32Array, gain: Float32Array, bias: Float32Array, y: Float32Array, mean: Float32Array, rstd: Float32Array,
+    rows: number, width: number, epsilon: number,
+  ): void
+  /**
+   * LayerNorm's gradients, from dy and x (rows × width) and the forward's mean and rstd: with x̂ = (x − mean)·rstd and
+   * g = dy·gain, dx = rstd·(g − mean(g) − x̂·mean(g·x̂)) per row, dgain = Σ_rows dy·x̂, dbias = Σ_rows dy; overwritten.
+   */
+  layerNormGradient(
+    dy: Float32Array, x: Float32Array, gain: Float32Array, mean: Float32Array, rstd: Float32Array,
+    dx: Float32Array, dgain: Float32Array, dbias: Float32Array, rows: number, width: number,
+  ): void
+  /**
+   * Softmax cross-entropy of each row of logits (rows × vocab) with its target (rows, int32): lse = log Σ exp(logits) and
+   * loss = lse − logits[target] (nats), or 0 for a target outside [0, vocab) (tf.oneHot's zero row); both overwritten.
+   */
+  softmaxCrossEntropy(logits: Float32Array, targets: Int32Array, loss: Float32Array, lse: Float32Array, rows: number, vocab: number): void
+  /** Its gradient, overwritten: dlogits = dloss[r]·(softmax(logits) − onehot(target)) from the forward's lse; zero rows for targets outside [0, vocab). */
+  softmaxCrossEntropyGradient(
+    dloss: Float32Array, logits: Float32Array, targets: Int32Array, lse: Float32Array, dlogits: Float32Array, rows: number, vocab: number,
+  ): void
 }
 
 /** The functions the addon exports (native/src/addon.c). */
@@ -121,6 +149,11 @@ const load = (): { kernels: NativeKernels; reason?: undefined } | { kernels?: un
     relu: addon.relu,
     reluGradient: addon.reluGradient,
     adam: addon.adam,
+    columnSums: addon.columnSums,
+    layerNorm: addon.layerNorm,
+    layerNormGradient: addon.layerNormGradient,
+    softmaxCrossEntropy: addon.softmaxCrossEntropy,
+    softmaxCrossEntropyGradient: addon.softmaxCrossEntropyGradient,
   }
   return { kernels }
 }

@@ -9,6 +9,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "kernels.h"
 
@@ -98,6 +99,30 @@ static Floats floats(Call *call, size_t i, const char *name) {
     return result;
   }
   if (length > (size_t)BLAS_INT_MAX) throw_error(call, true, "%s has %zu elements, more than a 32-bit BLAS can index", name, length);
+  result.data = data;
+  result.length = (int64_t)length;
+  return result;
+}
+
+/* An Int32Array argument: its data (in place) and length. */
+typedef struct {
+  int32_t *data;
+  int64_t length;
+} Ints;
+
+static Ints ints(Call *call, size_t i, const char *name) {
+  Ints result = {NULL, 0};
+  bool is_typed = false;
+  napi_typedarray_type type;
+  size_t length = 0;
+  void *data = NULL;
+  if (!call->ok) return result;
+  if (napi_is_typedarray(call->env, call->argv[i], &is_typed) != napi_ok || !is_typed ||
+      napi_get_typedarray_info(call->env, call->argv[i], &type, &length, &data, NULL, NULL) != napi_ok ||
+      type != napi_int32_array) {
+    throw_error(call, false, "%s must be an Int32Array", name);
+    return result;
+  }
   result.data = data;
   result.length = (int64_t)length;
   return result;
@@ -393,6 +418,113 @@ static napi_value js_adam(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* Throws unless the `used` elements of `out` and the int32 `in` are apart (an output may not overwrite the targets). */
+static void apart_ints(Call *call, Floats out, const char *out_name, Ints in, const char *in_name) {
+  apart(call, out, out.length, out_name, (Floats){(float *)in.data, in.length}, in.length, in_name);
+}
+
+/* columnSums(a, sums, rows, cols) */
+static napi_value js_column_sums(napi_env env, napi_callback_info info) {
+  Call call;
+  if (!start(&call, env, info, "columnSums", 4)) return NULL;
+  const Floats a = floats(&call, 0, "a"), sums = floats(&call, 1, "sums");
+  const int64_t rows = integer(&call, 2, "rows", 0), cols = integer(&call, 3, "cols", 1);
+  exact(&call, a, "a", size3(rows, cols, 1), "(rows, cols)");
+  exact(&call, sums, "sums", cols, "(cols)");
+  apart(&call, sums, sums.length, "sums", a, a.length, "a");
+  if (!call.ok) return NULL;
+  memset(sums.data, 0, (size_t)cols * sizeof(float));
+  add_column_sums(a.data, rows, cols, sums.data);
+  return NULL;
+}
+
+/* layerNorm(x, gain, bias, y, mean, rstd, rows, width, epsilon) */
+static napi_value js_layer_norm(napi_env env, napi_callback_info info) {
+  Call call;
+  if (!start(&call, env, info, "layerNorm", 9)) return NULL;
+  static const char *const NAMES[6] = {"x", "gain", "bias", "y", "mean", "rstd"};
+  Floats arrays[6];
+  for (size_t i = 0; i < 6; i++) arrays[i] = floats(&call, i, NAMES[i]);
+  const int64_t rows = integer(&call, 6, "rows", 0), width = integer(&call, 7, "width", 1);
+  const float epsilon = number(&call, 8, "epsilon");
+  const int64_t lengths[6] = {size3(rows, width, 1), width, width, size3(rows, width, 1), rows, rows};
+  static const char *const SHAPES[6] = {"(rows, width)", "(width)", "(width)", "(rows, width)", "(rows)", "(rows)"};
+  for (size_t i = 0; i < 6; i++) exact(&call, arrays[i], NAMES[i], lengths[i], SHAPES[i]);
+  for (size_t out = 3; out < 6; out++)
+    for (size_t other = 0; other < 6; other++)
+      if (other != out && (other < 3 || other > out))
+        apart(&call, arrays[out], arrays[out].length, NAMES[out], arrays[other], arrays[other].length, NAMES[other]);
+  if (call.ok)
+    layer_norm(arrays[0].data, arrays[1].data, arrays[2].data, arrays[3].data, arrays[4].data, arrays[5].data, rows, width, epsilon);
+  return NULL;
+}
+
+/* layerNormGradient(dy, x, gain, mean, rstd, dx, dgain, dbias, rows, width) */
+static napi_value js_layer_norm_gradient(napi_env env, napi_callback_info info) {
+  Call call;
+  if (!start(&call, env, info, "layerNormGradient", 10)) return NULL;
+  static const char *const NAMES[8] = {"dy", "x", "gain", "mean", "rstd", "dx", "dgain", "dbias"};
+  Floats arrays[8];
+  for (size_t i = 0; i < 8; i++) arrays[i] = floats(&call, i, NAMES[i]);
+  const int64_t rows = integer(&call, 8, "rows", 0), width = integer(&call, 9, "width", 1);
+  const int64_t matrix = size3(rows, width, 1);
+  const int64_t lengths[8] = {matrix, matrix, width, rows, rows, matrix, width, width};
+  static const char *const SHAPES[8] = {"(rows, width)", "(rows, width)", "(width)", "(rows)", "(rows)", "(rows, width)", "(width)", "(width)"};
+  for (size_t i = 0; i < 8; i++) exact(&call, arrays[i], NAMES[i], lengths[i], SHAPES[i]);
+  for (size_t out = 5; out < 8; out++)
+    for (size_t other = 0; other < 8; other++)
+      if (other != out && (other < 5 || other > out))
+        apart(&call, arrays[out], arrays[out].length, NAMES[out], arrays[other], arrays[other].length, NAMES[other]);
+  if (call.ok && !layer_norm_gradient(arrays[0].data, arrays[1].data, arrays[2].data, arrays[3].data, arrays[4].data,
+                                      arrays[5].data, arrays[6].data, arrays[7].data, rows, width))
+    throw_error(&call, false, "out of memory for %lld columns", (long long)width);
+  return NULL;
+}
+
+/* softmaxCrossEntropy(logits, targets, loss, lse, rows, vocab) */
+static napi_value js_softmax_cross_entropy(napi_env env, napi_callback_info info) {
+  Call call;
+  if (!start(&call, env, info, "softmaxCrossEntropy", 6)) return NULL;
+  const Floats logits = floats(&call, 0, "logits");
+  const Ints targets = ints(&call, 1, "targets");
+  const Floats loss = floats(&call, 2, "loss"), lse = floats(&call, 3, "lse");
+  const int64_t rows = integer(&call, 4, "rows", 0), vocab = integer(&call, 5, "vocab", 1);
+  exact(&call, logits, "logits", size3(rows, vocab, 1), "(rows, vocab)");
+  if (call.ok && targets.length != rows)
+    throw_error(&call, true, "targets has %lld elements, but its shape (rows) needs %lld", (long long)targets.length, (long long)rows);
+  exact(&call, loss, "loss", rows, "(rows)");
+  exact(&call, lse, "lse", rows, "(rows)");
+  apart(&call, loss, loss.length, "loss", logits, logits.length, "logits");
+  apart(&call, lse, lse.length, "lse", logits, logits.length, "logits");
+  apart(&call, lse, lse.length, "lse", loss, loss.length, "loss");
+  apart_ints(&call, loss, "loss", targets, "targets");
+  apart_ints(&call, lse, "lse", targets, "targets");
+  if (call.ok) softmax_cross_entropy(logits.data, targets.data, loss.data, lse.data, rows, vocab);
+  return NULL;
+}
+
+/* softmaxCrossEntropyGradient(dloss, logits, targets, lse, dlogits, rows, vocab) */
+static napi_value js_softmax_cross_entropy_gradient(napi_env env, napi_callback_info info) {
+  Call call;
+  if (!start(&call, env, info, "softmaxCrossEntropyGradient", 7)) return NULL;
+  const Floats dloss = floats(&call, 0, "dloss"), logits = floats(&call, 1, "logits");
+  const Ints targets = ints(&call, 2, "targets");
+  const Floats lse = floats(&call, 3, "lse"), dlogits = floats(&call, 4, "dlogits");
+  const int64_t rows = integer(&call, 5, "rows", 0), vocab = integer(&call, 6, "vocab", 1);
+  exact(&call, dloss, "dloss", rows, "(rows)");
+  exact(&call, logits, "logits", size3(rows, vocab, 1), "(rows, vocab)");
+  if (call.ok && targets.length != rows)
+    throw_error(&call, true, "targets has %lld elements, but its shape (rows) needs %lld", (long long)targets.length, (long long)rows);
+  exact(&call, lse, "lse", rows, "(rows)");
+  exact(&call, dlogits, "dlogits", size3(rows, vocab, 1), "(rows, vocab)");
+  apart(&call, dlogits, dlogits.length, "dlogits", dloss, dloss.length, "dloss");
+  apart(&call, dlogits, dlogits.length, "dlogits", logits, logits.length, "logits");
+  apart(&call, dlogits, dlogits.length, "dlogits", lse, lse.length, "lse");
+  apart_ints(&call, dlogits, "dlogits", targets, "targets");
+  if (call.ok) softmax_cross_entropy_gradient(dloss.data, logits.data, targets.data, lse.data, dlogits.data, rows, vocab);
+  return NULL;
+}
+
 NAPI_MODULE_INIT() {
   const napi_property_descriptor functions[] = {
     {"blas", NULL, js_blas, NULL, NULL, NULL, napi_enumerable, NULL},
@@ -405,6 +537,11 @@ NAPI_MODULE_INIT() {
     {"relu", NULL, js_relu, NULL, NULL, NULL, napi_enumerable, NULL},
     {"reluGradient", NULL, js_relu_gradient, NULL, NULL, NULL, napi_enumerable, NULL},
     {"adam", NULL, js_adam, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"columnSums", NULL, js_column_sums, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"layerNorm", NULL, js_layer_norm, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"layerNormGradient", NULL, js_layer_norm_gradient, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"softmaxCrossEntropy", NULL, js_softmax_cross_entropy, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"softmaxCrossEntropyGradient", NULL, js_softmax_cross_entropy_gradient, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   napi_define_properties(env, exports, sizeof functions / sizeof functions[0], functions);
   return exports;

@@ -177,8 +177,9 @@ static void filter_gradient_segment(const Conv *c, const void *args, int64_t g, 
        a->dy + (g * c->out + first) * c->cout, c->cout, 1.0f, a->dw + tap * c->cin * c->cout, c->cout);
 }
 
-/* sums (cols) += the column sums of the (rows × cols) matrix a: float partial sums over blocks of rows, added in double. */
-static void add_column_sums(const float *restrict a, int64_t rows, int64_t cols, float *restrict sums) {
+/* sums (cols) += the column sums of the (rows × cols) matrix a: float partial sums over blocks of rows, added in double
+   (kernels.h). */
+void add_column_sums(const float *restrict a, int64_t rows, int64_t cols, float *restrict sums) {
   enum { WIDTH = 64, BLOCK = 256 };
   for (int64_t c0 = 0; c0 < cols; c0 += WIDTH) {
     const int64_t width = cols - c0 < WIDTH ? cols - c0 : WIDTH;

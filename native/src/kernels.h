@@ -36,6 +36,30 @@ void filter_gradient(const Blas *blas, const float *x, const float *dy, float *d
                      int64_t length, int64_t cin, int64_t out_length, int64_t cout, int64_t kernel, int64_t stride,
                      int64_t dilation, int64_t pad_left);
 
+/* sums (cols) += the column sums of the (rows × cols) matrix a: float partial sums over blocks of 256 rows,
+   added in double. */
+void add_column_sums(const float *a, int64_t rows, int64_t cols, float *sums);
+
+/* Row kernels (rows.c). LayerNorm over the last axis of x (rows × width): y = (x − mean)·rstd·gain + bias with
+   rstd = 1/√(variance + epsilon); mean and rstd (rows) are kept for the gradient. Sums run in float lanes
+   added in double. */
+void layer_norm(const float *x, const float *gain, const float *bias, float *y, float *mean, float *rstd, int64_t rows,
+                int64_t width, float epsilon);
+
+/* LayerNorm's gradients from dy, x and the forward's mean and rstd: dx (rows × width), and dgain, dbias (width),
+   the column sums of dy·x̂ and dy. False when its scratch memory cannot be allocated (nothing written). */
+bool layer_norm_gradient(const float *dy, const float *x, const float *gain, const float *mean, const float *rstd, float *dx,
+                         float *dgain, float *dbias, int64_t rows, int64_t width);
+
+/* Softmax cross-entropy of each row of logits (rows × vocab) with its target: lse = log Σ exp(logits), and
+   loss = lse − logits[target], or 0 where the target is outside [0, vocab) (tf.oneHot's zero row). */
+void softmax_cross_entropy(const float *logits, const int32_t *targets, float *loss, float *lse, int64_t rows, int64_t vocab);
+
+/* Its gradient: dlogits = dloss[r]·(softmax(logits) − onehot(target)), from the forward's lse; zero rows for targets
+   outside [0, vocab). */
+void softmax_cross_entropy_gradient(const float *dloss, const float *logits, const int32_t *targets, const float *lse,
+                                    float *dlogits, int64_t rows, int64_t vocab);
+
 /* y = max(0, x), n elements (elementwise.c). */
 void relu(const float *x, float *y, int64_t n);
 

@@ -205,6 +205,19 @@ describe("kernels registered for wasm", () => {
     expectClose(wasm, cpu, 1e-5)
   })
 
+  it("Cast to a tensor's own dtype shares its data on wasm (freeing one leaves the other), other casts convert", async () => {
+    await onBackend("wasm")
+    const x = normal([3, 4], 27)
+    const values = x.dataSync().slice()
+    const same = tf.cast(x, "float32")
+    expect(same.dataId).toBe(x.dataId)
+    x.dispose()
+    expect(same.dataSync()).toEqual(values)
+    same.dispose()
+    expect(tf.cast(tf.tensor1d([1.7, -2.2, 0]), "int32").arraySync()).toEqual([1, -2, 0])
+    expect(tf.cast(tf.tensor1d([3, -1, 0], "int32"), "float32").arraySync()).toEqual([3, -1, 0])
+  })
+
   it("UnsortedSegmentSum matches cpu's, drops out-of-range ids, and gives gather its gradient", async () => {
     const [wasm, cpu] = await onBoth(() =>
       tf.unsortedSegmentSum(normal([6, 2, 3], 24), tf.tensor1d([0, 3, 3, -1, 1, 7], "int32"), 4))

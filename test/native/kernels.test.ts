@@ -514,3 +514,271 @@ describe.skipIf(native === undefined)("native elementwise kernels", () => {
     expect(() => (kernels.adam as (...args: unknown[]) => void)(w, m, v, g, wOut, mOut, vOut, 1e-3, 0.9, 0.999, 1e-8, 0.1, "0.001")).toThrow(/correction2 must be a number/)
   })
 })
+
+describe.skipIf(native === undefined)("native row kernels", () => {
+  const kernels = native as NativeKernels
+  /** Rows across the column sums' blocks of 256, widths across their vector lanes (16) and blocks of 64 columns. */
+  const SHAPES = [
+    { rows: 0, width: 5 },
+    { rows: 1, width: 1 },
+    { rows: 3, width: 3 },
+    { rows: 7, width: 16 },
+    { rows: 5, width: 17 },
+    { rows: 2, width: 63 },
+    { rows: 255, width: 64 },
+    { rows: 257, width: 65 },
+    { rows: 300, width: 33 },
+    { rows: 513, width: 256 },
+    { rows: 3, width: 257 },
+  ]
+
+  /**
+   * Every row of x (rows × width) shifted and scaled its own way, so that the mean and variance matter: scales
+   * from ~0.02 to ~50, means up to a few of the row's standard deviations (the mean is rounded to float, which
+   * costs x̂ about 2^-24·|mean|/std).
+   */
+  const rowsOf = (rows: number, width: number, seed: number): Float32Array => {
+    const x = randomArray(rows * width, seed)
+    const random = seededRandom(seed + 1000)
+    for (let r = 0; r < rows; r++) {
+      const scale = Math.exp(2 * random.normal())
+      const shift = 3 * scale * random.normal()
+      for (let j = 0; j < width; j++) x[r * width + j] = shift + scale * x[r * width + j]!
+    }
+    return x
+  }
+
+  const layerNormReference = (x: Float32Array, gain: Float32Array, bias: Float32Array, rows: number, width: number, epsilon: number) => {
+    const y = new Float64Array(rows * width)
+    const mean = new Float64Array(rows)
+    const rstd = new Float64Array(rows)
+    for (let r = 0; r < rows; r++) {
+      let sum = 0
+      for (let j = 0; j < width; j++) sum += x[r * width + j]!
+      const m = sum / width
+      let squares = 0
+      for (let j = 0; j < width; j++) squares += (x[r * width + j]! - m) ** 2
+      const s = 1 / Math.sqrt(squares / width + epsilon)
+      mean[r] = m
+      rstd[r] = s
+      for (let j = 0; j < width; j++) y[r * width + j] = (x[r * width + j]! - m) * s * gain[j]! + bias[j]!
+    }
+    return { y, mean, rstd }
+  }
+
+  /** dx, dgain, dbias of Σ dy·layerNorm(x), in float64 from the definition. */
+  const layerNormGradientReference = (dy: Float32Array, x: Float32Array, gain: Float32Array, rows: number, width: number, epsilon: number) => {
+    const { mean, rstd } = layerNormReference(x, gain, new Float32Array(width), rows, width, epsilon)
+    const dx = new Float64Array(rows * width)
+    const dgain = new Float64Array(width)
+    const dbias = new Float64Array(width)
+    for (let r = 0; r < rows; r++) {
+      const xhat = (j: number) => (x[r * width + j]! - mean[r]!) * rstd[r]!
+      let sumG = 0
+      let sumGx = 0
+      for (let j = 0; j < width; j++) {
+        const d = dy[r * width + j]!
+        sumG += d * gain[j]!
+        sumGx += d * gain[j]! * xhat(j)
+        dgain[j]! += d * xhat(j)
+        dbias[j]! += d
+      }
+      for (let j = 0; j < width; j++) dx[r * width + j] = rstd[r]! * (dy[r * width + j]! * gain[j]! - sumG / width - (xhat(j) * sumGx) / width)
+    }
+    return { dx, dgain, dbias }
+  }
+
+  it.each(SHAPES)("columnSums of $rows × $width", ({ rows, width }) => {
+    const a = randomArray(rows * width, 60)
+    const sums = garbage(width)
+    kernels.columnSums(a, sums, rows, width)
+    expect(relativeError(sums, columnSums(a, width))).toBeLessThanOrEqual(1e-5)
+  })
+
+  it.each(SHAPES)("layerNorm of $rows × $width: y, mean and rstd", ({ rows, width }) => {
+    const x = rowsOf(rows, width, 61)
+    const [gain, bias] = [randomArray(width, 62), randomArray(width, 63)]
+    const [y, mean, rstd] = [garbage(rows * width), garbage(rows), garbage(rows)]
+    kernels.layerNorm(x, gain, bias, y, mean, rstd, rows, width, 1e-5)
+    const want = layerNormReference(x, gain, bias, rows, width, 1e-5)
+    expect(relativeError(y, want.y)).toBeLessThanOrEqual(1e-5)
+    expect(relativeError(mean, want.mean)).toBeLessThanOrEqual(1e-6)
+    expect(relativeError(rstd, want.rstd)).toBeLessThanOrEqual(1e-5)
+  })
+
+  it.each(SHAPES)("layerNormGradient of $rows × $width: dx, dgain, dbias", ({ rows, width }) => {
+    const x = rowsOf(rows, width, 64)
+    const [gain, bias, dy] = [randomArray(width, 65), randomArray(width, 66), randomArray(rows * width, 67)]
+    const [y, mean, rstd] = [new Float32Array(rows * width), new Float32Array(rows), new Float32Array(rows)]
+    kernels.layerNorm(x, gain, bias, y, mean, rstd, rows, width, 1e-5)
+    const [dx, dgain, dbias] = [garbage(rows * width), garbage(width), garbage(width)]
+    kernels.layerNormGradient(dy, x, gain, mean, rstd, dx, dgain, dbias, rows, width)
+    const want = layerNormGradientReference(dy, x, gain, rows, width, 1e-5)
+    // dx of a row is a small difference of terms of size rstd·|dy·gain|: measured against that size
+    for (let r = 0; r < rows; r++) {
+      const row = (a: ArrayLike<number>) => Array.prototype.slice.call(a, r * width, (r + 1) * width) as number[]
+      const size = rstd[r]! * Math.max(...row(dy).map((d, j) => Math.abs(d * gain[j]!)))
+      const error = Math.max(...row(dx).map((v, j) => Math.abs(v - want.dx[r * width + j]!)))
+      expect(error / size, `row ${r}`).toBeLessThanOrEqual(1e-5)
+    }
+    expect(relativeError(dgain, want.dgain)).toBeLessThanOrEqual(1e-5)
+    expect(relativeError(dbias, want.dbias)).toBeLessThanOrEqual(1e-5)
+  })
+
+  /** Targets (rows) from [0, vocab), with −1 and vocab (outside: no loss, no gradient) among them. */
+  const targetsOf = (rows: number, vocab: number, seed: number): Int32Array => {
+    const random = seededRandom(seed)
+    return Int32Array.from({ length: rows }, (_, r) => (r % 7 === 3 ? -1 : r % 7 === 5 ? vocab : random.int(vocab)))
+  }
+
+  /** loss and lse in float64; softmax from the kernel's own lse (see below). */
+  const crossEntropyReference = (logits: Float32Array, targets: Int32Array, rows: number, vocab: number) => {
+    const loss = new Float64Array(rows)
+    const lse = new Float64Array(rows)
+    for (let r = 0; r < rows; r++) {
+      const row = logits.subarray(r * vocab, (r + 1) * vocab)
+      const most = Math.max(...row)
+      const sum = row.reduce((s, l) => s + Math.exp(l - most), 0)
+      lse[r] = most + Math.log(sum)
+      const t = targets[r]!
+      loss[r] = t >= 0 && t < vocab ? lse[r]! - row[t]! : 0
+    }
+    return { loss, lse }
+  }
+
+  const VOCABS = [
+    { rows: 0, vocab: 4 },
+    { rows: 9, vocab: 1 },
+    { rows: 8, vocab: 3 },
+    { rows: 14, vocab: 16 },
+    { rows: 7, vocab: 17 },
+    { rows: 21, vocab: 257 },
+    { rows: 6, vocab: 2048 },
+  ]
+
+  /*
+   * The gradient is d·(e^(l − lse) − onehot) with l − lse taken in float, as tfjs's log-softmax does: its
+   * rounding (2^-24·|lse|) moves e^(l − lse) by as much relatively, so it is checked against e^ of that same
+   * float difference (from the kernel's lse, itself checked against float64): what is left is the exponential's
+   * error, which the next test measures on its own.
+   */
+  it.each(VOCABS)("softmaxCrossEntropy and its gradient over $rows rows of $vocab logits", ({ rows, vocab }) => {
+    // logits from ±0.01 to ±100: e^(l − max) from 1 down past float's range
+    const logits = randomArray(rows * vocab, 70).map((l, i) => l * 10 ** ((i % 5) - 2))
+    const targets = targetsOf(rows, vocab, 71)
+    const [loss, lse] = [garbage(rows), garbage(rows)]
+    kernels.softmaxCrossEntropy(logits, targets, loss, lse, rows, vocab)
+    const want = crossEntropyReference(logits, targets, rows, vocab)
+    for (let r = 0; r < rows; r++) {
+      const size = Math.max(1, Math.abs(want.lse[r]!))
+      expect(Math.abs(lse[r]! - want.lse[r]!) / size, `lse, row ${r}`).toBeLessThanOrEqual(1e-6)
+      expect(Math.abs(loss[r]! - want.loss[r]!) / size, `loss, row ${r}`).toBeLessThanOrEqual(1e-6)
+    }
+    const dloss = randomArray(rows, 72)
+    const dlogits = garbage(rows * vocab)
+    kernels.softmaxCrossEntropyGradient(dloss, logits, targets, lse, dlogits, rows, vocab)
+    for (let r = 0; r < rows; r++) {
+      const t = targets[r]!
+      const inside = t >= 0 && t < vocab
+      for (let i = 0; i < vocab; i++) {
+        const p = Math.exp(Math.fround(logits[r * vocab + i]! - lse[r]!))
+        const expected = inside ? dloss[r]! * (p - (i === t ? 1 : 0)) : 0
+        expect(Math.abs(dlogits[r * vocab + i]! - expected), `row ${r}, logit ${i}`).toBeLessThanOrEqual(3e-7 * Math.abs(dloss[r]!))
+      }
+    }
+  })
+
+  it("softmaxCrossEntropy's exponential: e^x within 2e-7 relative from 0 down to ln FLT_MIN (−87.34), 0 below, NaN kept", () => {
+    // a row (0, x) with target 0: the gradient's second entry is e^(x − lse) with x − lse in float
+    const xs = Array.from({ length: 2008 }, (_, i) => Math.fround(-i * 0.0435 - (i % 7) * 1e-3)).concat([-87.3, -87.4, -100, -1e30, -Infinity])
+    const rows = xs.length
+    const logits = new Float32Array(rows * 2)
+    xs.forEach((x, r) => logits.set([0, x], 2 * r))
+    const targets = new Int32Array(rows)
+    const [loss, lse] = [new Float32Array(rows), new Float32Array(rows)]
+    kernels.softmaxCrossEntropy(logits, targets, loss, lse, rows, 2)
+    const dlogits = new Float32Array(rows * 2)
+    kernels.softmaxCrossEntropyGradient(new Float32Array(rows).fill(1), logits, targets, lse, dlogits, rows, 2)
+    xs.forEach((x, r) => {
+      const at = Math.fround(x - lse[r]!)
+      const want = Math.exp(at)
+      if (at >= Math.fround(-87.33654475)) expect(Math.abs(dlogits[2 * r + 1]! - want) / want, `x = ${x}`).toBeLessThanOrEqual(2e-7) // ln FLT_MIN
+      else expect(dlogits[2 * r + 1], `x = ${x}`).toBe(0)
+    })
+    const nan = new Float32Array([0, Number.NaN])
+    kernels.softmaxCrossEntropy(nan, new Int32Array([0]), loss.subarray(0, 1), lse.subarray(0, 1), 1, 2)
+    expect(lse[0]).toBeNaN()
+    expect(loss[0]).toBeNaN()
+  })
+
+  it("work on views at an offset into a bigger buffer, and write nothing outside them", () => {
+    const [rows, width, vocab] = [19, 21, 13]
+    const heap = new ArrayBuffer(4 * 8192)
+    const all = new Float32Array(heap).fill(7)
+    let next = 3
+    const view = (length: number): Float32Array => {
+      const v = new Float32Array(heap, 4 * next, length)
+      next += length + 3
+      return v
+    }
+    const [x, gain, bias, y, mean, rstd, dx, dgain, dbias, sums] = [rows * width, width, width, rows * width, rows, rows, rows * width, width, width, width].map(view) as Float32Array[]
+    x!.set(rowsOf(rows, width, 80))
+    gain!.set(randomArray(width, 81))
+    bias!.set(randomArray(width, 82))
+    kernels.layerNorm(x!, gain!, bias!, y!, mean!, rstd!, rows, width, 1e-5)
+    expect(relativeError(y!, layerNormReference(x!, gain!, bias!, rows, width, 1e-5).y)).toBeLessThanOrEqual(1e-5)
+    kernels.layerNormGradient(y!, x!, gain!, mean!, rstd!, dx!, dgain!, dbias!, rows, width)
+    const want = layerNormGradientReference(y!, x!, gain!, rows, width, 1e-5)
+    expect(relativeError(dgain!, want.dgain)).toBeLessThanOrEqual(1e-5)
+    kernels.columnSums(x!, sums!, rows, width)
+    expect(relativeError(sums!, columnSums(x!, width))).toBeLessThanOrEqual(1e-5)
+    const [logits, loss, lse, dloss, dlogits] = [rows * vocab, rows, rows, rows, rows * vocab].map(view) as Float32Array[]
+    const targets = new Int32Array(heap, 4 * next, rows)
+    next += rows
+    logits!.set(randomArray(rows * vocab, 83))
+    targets.set(targetsOf(rows, vocab, 84))
+    dloss!.set(randomArray(rows, 85))
+    kernels.softmaxCrossEntropy(logits!, targets, loss!, lse!, rows, vocab)
+    expect(relativeError(loss!, crossEntropyReference(logits!, targets, rows, vocab).loss)).toBeLessThanOrEqual(1e-6)
+    kernels.softmaxCrossEntropyGradient(dloss!, logits!, targets, lse!, dlogits!, rows, vocab)
+    expect(dlogits!.every(Number.isFinite)).toBe(true)
+    const views = [x, gain, bias, y, mean, rstd, dx, dgain, dbias, sums, logits, loss, lse, dloss, dlogits] as Float32Array[]
+    const inside = (i: number): boolean =>
+      views.some((v) => i >= v.byteOffset / 4 && i < v.byteOffset / 4 + v.length) || (i >= targets.byteOffset / 4 && i < targets.byteOffset / 4 + rows)
+    expect(all.findIndex((value, i) => !inside(i) && value !== 7)).toBe(-1)
+  })
+
+  it("throw a RangeError or TypeError on mismatched shapes, overlaps and bad arguments, before touching memory", () => {
+    const [rows, width] = [4, 6]
+    const m = () => new Float32Array(rows * width)
+    const v = () => new Float32Array(width)
+    const r = () => new Float32Array(rows)
+    expect(() => kernels.columnSums(m(), v(), rows, width)).not.toThrow()
+    expect(() => kernels.columnSums(m(), v(), rows + 1, width)).toThrow(/columnSums: a has 24 elements, but its shape \(rows, cols\) needs 30/)
+    expect(() => kernels.columnSums(m(), r(), rows, width)).toThrow(/sums has 4 elements/)
+    const shared = m()
+    expect(() => kernels.columnSums(shared, shared.subarray(0, width), rows, width)).toThrow(/sums shares memory with a/)
+    expect(() => kernels.layerNorm(m(), v(), v(), m(), r(), r(), rows, width, 1e-5)).not.toThrow()
+    expect(() => kernels.layerNorm(m(), v(), v(), m(), r(), r(), rows, width + 1, 1e-5)).toThrow(/layerNorm: x has 24 elements/)
+    expect(() => kernels.layerNorm(m(), v(), v(), m(), v(), r(), rows, width, 1e-5)).toThrow(/mean has 6 elements, but its shape \(rows\) needs 4/)
+    expect(() => kernels.layerNorm(shared, v(), v(), shared, r(), r(), rows, width, 1e-5)).toThrow(/y shares memory with x/)
+    expect(() => kernels.layerNorm(m(), v(), v(), m(), r(), r(), rows, 0, 1e-5)).toThrow(/width must be an integer from 1/)
+    expect(() => (kernels.layerNorm as (...args: unknown[]) => void)(m(), v(), v(), m(), r(), r(), rows, width)).toThrow(/expected 9 arguments, got 8/)
+    expect(() => kernels.layerNormGradient(m(), m(), v(), r(), r(), m(), v(), v(), rows, width)).not.toThrow()
+    expect(() => kernels.layerNormGradient(m(), m(), v(), r(), r(), m(), v(), r(), rows, width)).toThrow(/layerNormGradient: dbias has 4 elements/)
+    const both = v()
+    expect(() => kernels.layerNormGradient(m(), m(), v(), r(), r(), m(), both, both, rows, width)).toThrow(/dgain shares memory with dbias/)
+    const [vocab, targets] = [5, new Int32Array(rows)]
+    const l = () => new Float32Array(rows * vocab)
+    expect(() => kernels.softmaxCrossEntropy(l(), targets, r(), r(), rows, vocab)).not.toThrow()
+    expect(() => kernels.softmaxCrossEntropy(l(), new Int32Array(rows + 1), r(), r(), rows, vocab)).toThrow(/targets has 5 elements, but its shape \(rows\) needs 4/)
+    expect(() => kernels.softmaxCrossEntropy(l(), new Float32Array(rows) as unknown as Int32Array, r(), r(), rows, vocab)).toThrow(/targets must be an Int32Array/)
+    const heap = new ArrayBuffer(4 * 2 * rows)
+    expect(() => kernels.softmaxCrossEntropy(l(), new Int32Array(heap, 0, rows), new Float32Array(heap, 4 * 2, rows), r(), rows, vocab)).toThrow(/loss shares memory with targets/)
+    expect(() => kernels.softmaxCrossEntropy(l(), targets, r(), r(), rows, 0)).toThrow(/vocab must be an integer from 1/)
+    expect(() => kernels.softmaxCrossEntropyGradient(r(), l(), targets, r(), l(), rows, vocab)).not.toThrow()
+    const logits = l()
+    expect(() => kernels.softmaxCrossEntropyGradient(r(), logits, targets, r(), logits, rows, vocab)).toThrow(/dlogits shares memory with logits/)
+    expect(() => kernels.softmaxCrossEntropyGradient(r(), l(), targets, r(), m(), rows, vocab)).toThrow(/dlogits has 24 elements, but its shape \(rows, vocab\) needs 20/)
+  })
+})
