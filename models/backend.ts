@@ -31,7 +31,11 @@ export const describeBackend = (choice: BackendChoice): string => {
   const native = choice.kernels.filter((k) => k.startsWith("native-")).map((k) => k.slice("native-".length))
   const status = nativeStatus()
   const blas = status.available ? shortBlas(status.blas) : ""
-  return [choice.name, ours.length > 0 ? ours.join(", ") : "", native.length > 0 ? `native ${native.join(", ")} on ${blas}` : ""].filter((p) => p !== "").join(" + ")
+  const described = [choice.name, ours.length > 0 ? ours.join(", ") : "", native.length > 0 ? `native ${native.join(", ")} on ${blas}` : ""]
+    .filter((p) => p !== "").join(" + ")
+  // on wasm or cpu without the native kernels, say why in the same line
+  const portable = choice.name === "wasm" || choice.name === "cpu"
+  return portable && !status.available ? `${described} (plain ${choice.name}: ${status.reason.replace(/\.$/, "")})` : described
 }
 
 /** "OpenBLAS 0.3.21 NO_LAPACKE ... (pthreads, 2 threads; libopenblas.so.0)" → "OpenBLAS 0.3.21 (2 threads)". */
