@@ -1,0 +1,188 @@
+/**
+ * Sampling: top-k and top-p never choosing a filtered token, greedy choice following the forward
+ * pass's argmax, seeded windows the same on every backend, primed windows keeping their prefix,
+ * windowed levels keeping every overlap and ending right-aligned, upsamplers reading their span of
+ * the upper codes, no leaked tensors.
+ *
+ *   npx vitest run test/models/sampling.test.ts
+ */
+import * as tf from "@tensorflow/tfjs-core"
+import { beforeAll, describe, expect, it } from "vitest"
+import { createPrior, type PriorConfig } from "../../models/prior.ts"
+import { seededRandom } from "../../models/random.ts"
+import { chooseToken, levelWindows, sampleAncestral, sampleLevel, sampleWindow, type WindowSpan } from "../../models/sampling.ts"
+import { expectClose, onBackend, sampledLogits } from "./helpers.ts"
+
+/** A top prior: labels and timing, 16 tokens of 0.25 s (hop 4 at 16 Hz) in blocks of 4. */
+const TOP: PriorConfig = {
+  hopLength: 4,
+  sampleRate: 16,
+  transformer: {
+    vocab: 16,
+    contextLength: 16,
+    width: 32,
+    depth: 3,
+    heads: 2,
+    blockLength: 4,
+    pattern: ["row", "column", "previous-row"],
+    initScale: 0.5,
+    attentionMultiplier: 0.25,
+    mlpMultiplier: 1,
+    conditioning: true,
+  },
+  labels: { artists: 5, genres: 4 },
+  timing: { bins: 8, minSeconds: 2, maxSeconds: 20 },
+}
+
+/** An upsampler: labels and the conditioner of a level of 4 times the hop. */
+const LOWER: PriorConfig = {
+  ...TOP,
+  hopLength: 1,
+  timing: undefined,
+  upsampler: { upperVocab: 16, strides: [2, 2], width: 8, depth: 2, dilationGrowth: 3, initScale: 0.1 },
+}
+
+const LABELS = { artist: [1, 3], genres: [[2], [1, 3]] }
+const TOP_CONDITIONS = { ...LABELS, total: [12, 12], offset: [0, 0] }
+
+/** Row b of codes (B, width) row-major. */
+const row = (codes: Int32Array, width: number, b: number): number[] => Array.from(codes.subarray(b * width, (b + 1) * width))
+const columns = (codes: Int32Array, batch: number, width: number, from: number, count: number): Int32Array =>
+  Int32Array.from({ length: batch * count }, (_, i) => codes[Math.floor(i / count) * width + from + (i % count)]!)
+
+describe("token choice", () => {
+  const logits = [0.5, 3, -1, 2.9, 2, -4, 1, 2.5] // by likelihood: 1, 3, 7, 4, 6, 0, 2, 5
+
+  it("takes the argmax at temperature 0 or top-k 1, and never a token top-k or top-p filtered out", () => {
+    const random = seededRandom(1)
+    expect(chooseToken(logits, { temperature: 0 }, random)).toBe(1)
+    const drawn = (choice: Parameters<typeof chooseToken>[1]) => new Set(Array.from({ length: 2000 }, () => chooseToken(logits, choice, random)))
+    expect([...drawn({ topK: 1 })]).toEqual([1])
+    expect([...drawn({ topK: 3 })].sort()).toEqual([1, 3, 7])
+    // probabilities ≈ .32, .29, .19, .12, …: the nucleus of 0.6 is the first two, of 0.7 the first three
+    expect([...drawn({ topP: 0.6 })].sort()).toEqual([1, 3])
+    expect([...drawn({ topP: 0.7 })].sort()).toEqual([1, 3, 7])
+    expect([...drawn({ topK: 2, topP: 0.99 })].sort()).toEqual([1, 3])
+    expect(drawn({}).size).toBe(8)
+    expect(() => chooseToken(logits, { topP: 0 }, random)).toThrow(/top-p/)
+  })
+})
+
+describe("sampling a window", () => {
+  beforeAll(() => onBackend("wasm"))
+
+  it("gives the same codes for the same seed on every backend, others for another seed, and keeps a prefix", async () => {
+    const options = { batch: 2, length: 16, temperature: 1, seed: 7 }
+    const prefix = Int32Array.from([3, 1, 4, 1, 5, 9, 2, 6])
+    const sample = (seed: number) => {
+      const prior = createPrior(TOP, 3)
+      return sampleWindow(prior, TOP_CONDITIONS, { ...options, seed, prefix })
+    }
+    const wasm = sample(7)
+    expect(sample(7)).toEqual(wasm)
+    expect(sample(8)).not.toEqual(wasm)
+    expect(row(wasm, 16, 0).slice(0, 4)).toEqual([3, 1, 4, 1])
+    expect(row(wasm, 16, 1).slice(0, 4)).toEqual([5, 9, 2, 6])
+    await onBackend("cpu")
+    try {
+      expect(sample(7)).toEqual(wasm)
+    } finally {
+      await onBackend("wasm")
+    }
+  })
+
+  it("greedy sampling follows the forward pass's argmax, and the cached logits of the primed window are the forward pass's", () => {
+    const prior = createPrior(TOP, 5)
+    const prefix = Int32Array.from([2, 7, 0, 11, 4, 4])
+    const codes = sampleWindow(prior, TOP_CONDITIONS, { batch: 2, length: 12, topK: 1, seed: 1, prefix })
+    expect(sampleWindow(prior, TOP_CONDITIONS, { batch: 2, length: 12, temperature: 0, seed: 2, prefix })).toEqual(codes)
+    tf.tidy(() => {
+      const tokens = tf.tensor2d(codes, [2, 12], "int32")
+      const forward = prior.forward({ ...TOP_CONDITIONS, tokens }).logits
+      const argmax = tf.argMax(forward, 2).dataSync()
+      for (let b = 0; b < 2; b++) for (let t = 3; t < 12; t++) expect(argmax[b * 12 + t]).toBe(codes[b * 12 + t])
+      const cached = sampledLogits(prior.sampler(2, TOP_CONDITIONS), tokens, [3, 1])
+      expectClose(cached.dataSync(), forward.dataSync(), 1e-4)
+    })
+  })
+
+  it("reports progress and leaks no tensors", () => {
+    const prior = createPrior(TOP, 3)
+    const tensors = tf.memory().numTensors
+    const progress: number[] = []
+    sampleWindow(prior, TOP_CONDITIONS, { batch: 2, length: 10, seed: 1, prefix: Int32Array.from([1, 2]), onProgress: (done, total) => progress.push(done / total) })
+    expect(tf.memory().numTensors).toBe(tensors)
+    expect(progress).toEqual(Array.from({ length: 9 }, (_, i) => (i + 1) / 9))
+    expect(() => sampleWindow(prior, TOP_CONDITIONS, { batch: 2, length: 4, seed: 1, prefix: Int32Array.from([1, 2, 3]) })).toThrow(/whole rows/)
+  })
+})
+
+describe("sampling a level", () => {
+  beforeAll(() => onBackend("wasm"))
+
+  it("places windows every hop, the last right-aligned", () => {
+    expect(levelWindows(36, 16, 8).map((w) => w.start)).toEqual([0, 8, 16, 20])
+    expect(levelWindows(40, 16, 8).map((w) => w.start)).toEqual([0, 8, 16, 24])
+    expect(levelWindows(10, 16, 8)).toEqual([{ index: 0, start: 0, length: 10 }])
+  })
+
+  it("keeps the prefix and every overlap, each window its own stream and timing offset, without leaking tensors", () => {
+    const prior = createPrior(TOP, 3)
+    const prefix = Int32Array.from([1, 2, 3, 4, 5, 6])
+    const seen: WindowSpan[] = []
+    const conditionsFor = (window: WindowSpan) => (seen.push(window), { ...LABELS, total: [12, 12] })
+    const tensors = tf.memory().numTensors
+    let progress = 0
+    const codes = sampleLevel(prior, conditionsFor, { batch: 2, totalLength: 36, hopFraction: 0.5, prefix, level: 2, seed: 9, onProgress: (done) => (progress = done) })
+    expect(tf.memory().numTensors).toBe(tensors)
+    expect(codes.length).toBe(2 * 36)
+    expect(progress).toBe(33)
+    expect(seen.map((w) => w.start)).toEqual([0, 8, 16, 20])
+    expect(row(codes, 36, 0).slice(0, 3)).toEqual([1, 2, 3])
+    expect(row(codes, 36, 1).slice(0, 3)).toEqual([4, 5, 6])
+    // each window again by hand: primed with the codes before it, its stream (seed, level, index), its offset
+    for (const [window, known] of [[seen[1]!, 8], [seen[3]!, 12]] as const) {
+      const offset = Array(2).fill((window.start * TOP.hopLength) / TOP.sampleRate)
+      const again = sampleWindow(prior, { ...LABELS, total: [12, 12], offset }, {
+        batch: 2,
+        length: 16,
+        prefix: columns(codes, 2, 36, window.start, known),
+        seed: 9,
+        stream: [2, window.index],
+      })
+      expect(again).toEqual(columns(codes, 2, 36, window.start, 16))
+    }
+    expect(sampleLevel(prior, conditionsFor, { batch: 2, totalLength: 36, hopFraction: 0.5, prefix, level: 2, seed: 9 })).toEqual(codes)
+    expect(sampleLevel(prior, conditionsFor, { batch: 2, totalLength: 36, hopFraction: 0.5, prefix, level: 1, seed: 9 })).not.toEqual(codes)
+  })
+
+  it("gives an upsampler each window's span of the upper codes", () => {
+    const prior = createPrior(LOWER, 4)
+    const random = seededRandom(5)
+    const upper = Int32Array.from({ length: 2 * 10 }, () => random.int(16)) // 40 tokens' worth
+    const tensors = tf.memory().numTensors
+    const codes = sampleLevel(prior, () => LABELS, { batch: 2, totalLength: 40, hopFraction: 0.5, upper, level: 1, seed: 3 })
+    expect(tf.memory().numTensors).toBe(tensors)
+    // windows at 0, 8, 16, 24: the last reads upper codes 6 … 9
+    const last = tf.tensor2d(columns(upper, 2, 10, 6, 4), [2, 4], "int32")
+    const again = sampleWindow(prior, { ...LABELS, upper: last }, { batch: 2, length: 16, prefix: columns(codes, 2, 40, 24, 8), seed: 3, stream: [1, 3] })
+    last.dispose()
+    expect(again).toEqual(columns(codes, 2, 40, 24, 16))
+    expect(() => sampleLevel(prior, () => LABELS, { batch: 2, totalLength: 40, hopFraction: 0.5, level: 1, seed: 3 })).toThrow(/upper-level codes/)
+  })
+
+  it("samples ancestrally: the top level, then each level below given the codes above", () => {
+    const top = createPrior(TOP, 1)
+    const lower = createPrior(LOWER, 2)
+    const levels = [
+      { prior: top, hopFraction: 0.5, conditionsFor: () => ({ ...LABELS, total: [12, 12] }) },
+      { prior: lower, hopFraction: 0.5, conditionsFor: () => LABELS, temperature: 0.9 },
+      { prior: lower, hopFraction: 0.25, conditionsFor: () => LABELS, topK: 4 },
+    ]
+    const tensors = tf.memory().numTensors
+    const [codes2, codes1, codes0] = sampleAncestral(levels, { batch: 2, topLength: 6, seed: 4 })
+    expect(tf.memory().numTensors).toBe(tensors)
+    expect([codes2!.length, codes1!.length, codes0!.length]).toEqual([12, 48, 192])
+    expect(sampleLevel(lower, () => LABELS, { batch: 2, totalLength: 96, hopFraction: 0.25, topK: 4, upper: codes1!, level: 0, seed: 4 })).toEqual(codes0)
+  })
+})
