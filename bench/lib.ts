@@ -102,3 +102,24 @@ export const ensureDebianTool = (command: string, pkg: string = command): boolea
   return onPath(command)
 }
 
+
+/**
+ * Median seconds of `once` per setting, over `runs` calls each after `warmups` discarded ones, the
+ * settings taking turns call by call (`set` switches to one).
+ */
+export const timeMedians = <S>(settings: readonly S[], set: (setting: S) => void, runs: number, warmups: number, once: () => void): number[] => {
+  for (const setting of settings) {
+    set(setting)
+    for (let i = 0; i < warmups; i++) once()
+  }
+  const seconds = settings.map((): number[] => [])
+  for (let i = 0; i < runs; i++) {
+    settings.forEach((setting, s) => {
+      set(setting)
+      const start = performance.now()
+      once()
+      seconds[s]!.push((performance.now() - start) / 1000)
+    })
+  }
+  return seconds.map(median)
+}

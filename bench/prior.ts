@@ -42,7 +42,7 @@ import { createPrior, DEMO_LYRICS, DEMO_PRIORS, priorTrainStep, withLyrics, type
 import { seededRandom } from "../models/random.ts"
 import { encodeSafetensors, type SafeTensor } from "../models/safetensors.ts"
 import { transformerTrainConfig, type TransformerTrainConfig } from "../models/transformer-train.ts"
-import { emit, median, REPO, round3, table } from "./lib.ts"
+import { emit, REPO, round3, table, timeMedians } from "./lib.ts"
 
 const PYTHON = "/usr/bin/python3"
 const REFERENCE = join(REPO, "bench/torch/prior.py")
@@ -102,26 +102,6 @@ interface TorchRun extends Seconds {
   readonly firstStep: FirstStep
 }
 
-/**
- * Median seconds of `once` per setting, over `runs` calls each after `warmups` discarded ones, the
- * settings taking turns call by call (`set` switches to one).
- */
-const timeMedians = <S>(settings: readonly S[], set: (setting: S) => void, runs: number, warmups: number, once: () => void): number[] => {
-  for (const setting of settings) {
-    set(setting)
-    for (let i = 0; i < warmups; i++) once()
-  }
-  const seconds = settings.map((): number[] => [])
-  for (let i = 0; i < runs; i++) {
-    settings.forEach((setting, s) => {
-      set(setting)
-      const start = performance.now()
-      once()
-      seconds[s]!.push((performance.now() - start) / 1000)
-    })
-  }
-  return seconds.map(median)
-}
 
 /** jukeflow's figures at one BLAS thread count (null: no native kernels). */
 interface JukeflowRun extends Seconds {
