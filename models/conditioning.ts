@@ -4,6 +4,7 @@
  * conditioning input (B, T, W), which prior.ts sums:
  *
  *   labels     artist embedding + Σ genre embeddings (a bag, 0s left out)      → row 0, the start slot
+ *              (either may be a weighted mix of rows, `LabelMix`: interpolated artists, genre blends)
  *   timing     song length; time of each position; fraction of the song elapsed at it — each clamped
  *              to its range, cut into `bins` equal buckets and embedded, summed → every row
  *   upsampler  upper-level codes (B, Tu) → embedding (B, Tu, W) → conv3 (B, Tu, Wc) → per stride s:
@@ -95,8 +96,16 @@ export const timingBins = (c: TimingConfig, total: readonly number[], offset: re
   return { total: Int32Array.from(total, (seconds) => timingBin(seconds, c.minSeconds, c.maxSeconds, c.bins)), time, fraction }
 }
 
-/** Artist ids (B) and genre bags (B × any) → the start slot's conditioning (B, 1, W). */
-export type LabelEmbedding = (artist: readonly number[], genres: ReadonlyArray<readonly number[]>) => tf.Tensor3D
+/**
+ * Labels as a weighted mix of vocabulary ids: [[id, weight], …], embedded as Σ weight · row(id).
+ * Weights are taken as given, not normalised: a plain artist is [[id, 1]], a plain genre bag
+ * [[g, 1], …] (training sums a bag); an interpolation between artists a and b is [[a, 1 − t], [b, t]],
+ * whose weights sum to 1 to stay among the embeddings training saw.
+ */
+export type LabelMix = ReadonlyArray<readonly [id: number, weight: number]>
+
+/** Artist mixes (B) and genre mixes (B × any, genre 0 left out) → the start slot's conditioning (B, 1, W). */
+export type LabelEmbedding = (artist: ReadonlyArray<LabelMix>, genres: ReadonlyArray<LabelMix>) => tf.Tensor3D
 
 /** Artist and genre embeddings, N(0, s²) (the Parameters' scale). */
 export const labelEmbedding = (p: Parameters, name: string, c: LabelConfig, width: number): LabelEmbedding => {
@@ -104,13 +113,9 @@ export const labelEmbedding = (p: Parameters, name: string, c: LabelConfig, widt
   const genres = p.normal(`${name}.genre.weight`, [c.genres, width]) as tf.Variable<tf.Rank.R2>
   return (artist, bags) => {
     const batch = artist.length
-    const bag = Math.max(1, ...bags.map((g) => g.length))
-    const ids = new Int32Array(batch * bag) // (B, G), 0-padded
-    bags.forEach((g, b) => ids.set(g, b * bag))
-    const genreVectors = tf.reshape(embed(genres, ids), [batch, bag, width]) // (B, G, W)
-    const present = tf.reshape(tf.tensor1d(Float32Array.from(ids, (id) => (id > 0 ? 1 : 0))), [batch, bag, 1])
-    const genreSum = tf.sum(tf.mul(genreVectors, present), 1) // (B, W)
-    return tf.reshape(tf.add(embed(artists, Int32Array.from(artist)), genreSum), [batch, 1, width])
+    const artistSum = weightedRows(artists, artist, batch, width, () => true) // (B, W)
+    const genreSum = weightedRows(genres, bags, batch, width, (id) => id > 0) // (B, W)
+    return tf.reshape(tf.add(artistSum, genreSum), [batch, 1, width])
   }
 }
 
@@ -152,6 +157,19 @@ export const upsamplerConditioner = (p: Parameters, name: string, c: UpsamplerCo
     const h = conv1d(x, input.weight, input.bias, { padding: 1 }) // (B, Tu, Wc)
     return norm(stages.reduce((y, stage) => stage(y), h)) // (B, Tu·ratio, W)
   }
+}
+
+/** Σ weight · row(id) over each of B mixes (0-padded to the longest), ids failing `counts` weighing 0: (B, W). */
+const weightedRows = (table: tf.Tensor2D, mixes: ReadonlyArray<LabelMix>, batch: number, width: number, counts: (id: number) => boolean): tf.Tensor2D => {
+  const size = Math.max(1, ...mixes.map((m) => m.length))
+  const ids = new Int32Array(batch * size) // (B, M), 0-padded
+  const weights = new Float32Array(batch * size) // padding weighs 0
+  mixes.forEach((mix, b) => mix.forEach(([id, weight], i) => {
+    ids[b * size + i] = id
+    weights[b * size + i] = counts(id) ? weight : 0
+  }))
+  const vectors = tf.reshape(embed(table, ids), [batch, size, width]) // (B, M, W)
+  return tf.sum(tf.mul(vectors, tf.reshape(tf.tensor1d(weights), [batch, size, 1])), 1) // (B, W)
 }
 
 /** Rows `ids` of an embedding table: (N, W). */

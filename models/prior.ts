@@ -31,6 +31,7 @@ import {
   upsamplerConditioner,
   upsamplingRatio,
   type LabelConfig,
+  type LabelMix,
   type TimingConfig,
   type UpsamplerConditionerConfig,
 } from "./conditioning.ts"
@@ -50,7 +51,7 @@ import {
   type TransformerInputs,
 } from "./transformer.ts"
 
-export type { LabelConfig, TimingConfig, UpsamplerConditionerConfig } from "./conditioning.ts"
+export type { LabelConfig, LabelMix, TimingConfig, UpsamplerConditionerConfig } from "./conditioning.ts"
 export type { LyricsConfig } from "./lyrics-encoder.ts"
 
 /** One level's prior: plain data. */
@@ -77,6 +78,10 @@ export interface PriorConditions {
   readonly artist?: readonly number[]
   /** Genre ids per sequence, any number each, 0s ignored (B × any). None when absent. */
   readonly genres?: ReadonlyArray<readonly number[]>
+  /** Instead of `artist`: a weighted mix of artist ids per sequence (B), e.g. [[a, 1 − t], [b, t]]; weights as given (conditioning.ts `LabelMix`). */
+  readonly artistMix?: ReadonlyArray<LabelMix>
+  /** Instead of `genres`: a weighted mix of genre ids per sequence (B), 0s ignored; [[g, 1], …] is the plain bag. */
+  readonly genreMix?: ReadonlyArray<LabelMix>
   /** Length of each song, in seconds (B). Needed with `timing`. */
   readonly total?: readonly number[]
   /** Where token 0 of each window starts in its song, in seconds (B). Needed with `timing`. */
@@ -337,7 +342,7 @@ const assemble = (config: PriorConfig, seed: number, transformer: Transformer): 
   const condition = (c: PriorConditions, batch: number, length: number): ConditionedInputs => {
     checkConditions(config, c, batch, length)
     const parts: tf.Tensor3D[] = []
-    if (labels) parts.push(tf.pad(labels(c.artist!, c.genres ?? []), [[0, 0], [0, length - 1], [0, 0]])) // (B, 1, W) → row 0 of (B, T, W)
+    if (labels) parts.push(tf.pad(labels(...labelMixes(c)), [[0, 0], [0, length - 1], [0, 0]])) // (B, 1, W) → row 0 of (B, T, W)
     if (timing) parts.push(timing(timingBins(config.timing!, c.total!, c.offset!, length, secondsPerToken), batch, length)) // (B, T, W)
     if (conditioner) {
       const upsampled = conditioner(c.upper!) // (B, Tu·ratio, W)
@@ -411,10 +416,22 @@ const checkConditions = (config: PriorConfig, c: PriorConditions, batch: number,
     const bad = values.find((id) => !Number.isInteger(id) || id < 0 || id >= size)
     if (bad !== undefined) throw new RangeError(`prior: ${name} id ${bad} is outside 0 … ${size - 1}`)
   }
+  const mixes = (name: string, values: ReadonlyArray<LabelMix>, size: number) => {
+    perSequence(name, values, "the prior has labels")
+    for (const mix of values) {
+      ids(name, mix.map(([id]) => id), size)
+      const bad = mix.find(([, weight]) => !Number.isFinite(weight))
+      if (bad !== undefined) throw new RangeError(`prior: ${name} id ${bad[0]} has weight ${bad[1]}`)
+    }
+  }
   if (config.labels) {
-    perSequence("artist", c.artist, "the prior has labels")
-    ids("artist", c.artist!, config.labels.artists)
-    if (c.genres !== undefined) {
+    if (c.artistMix !== undefined) mixes("artistMix", c.artistMix, config.labels.artists)
+    else {
+      perSequence("artist", c.artist, "the prior has labels")
+      ids("artist", c.artist!, config.labels.artists)
+    }
+    if (c.genreMix !== undefined) mixes("genreMix", c.genreMix, config.labels.genres)
+    else if (c.genres !== undefined) {
       perSequence("genres", c.genres, "the prior has labels")
       for (const bag of c.genres) ids("genre", bag, config.labels.genres)
     }
@@ -438,6 +455,12 @@ const checkConditions = (config: PriorConfig, c: PriorConditions, batch: number,
     if (b !== batch || characters < 1 || characters > most) throw new RangeError(`prior: lyrics are [${c.lyrics.shape.join(", ")}], they must be [${batch}, 1 … ${most}]`)
   }
 }
+
+/** The labels of `c` as mixes: a mix where given, else each plain id weighing 1 (the same sums, bit for bit). */
+const labelMixes = (c: PriorConditions): [artist: ReadonlyArray<LabelMix>, genres: ReadonlyArray<LabelMix>] => [
+  c.artistMix ?? c.artist!.map((id) => [[id, 1]] as const),
+  c.genreMix ?? (c.genres ?? []).map((bag) => bag.map((id) => [id, 1] as const)),
+]
 
 /** Trainable numbers of an upsampler conditioner feeding width W. */
 const conditionerParameterCount = (c: UpsamplerConditionerConfig, width: number): number => {

@@ -160,8 +160,9 @@ export const levelWindows = (totalLength: number, context: number, hop: number):
 /**
  * A whole level of `totalLength` codes for B sequences, window by window: each window keeps the
  * codes it overlaps (the prefix, or the windows before) and samples the rest. `conditionsFor` gives
- * a window's labels, total length and lyrics; this adds its timing offset (top level) and its span
- * of `upper` (upsamplers). Returns (B, totalLength) int32 row-major.
+ * a window's labels (`labelSchedule` changes them by the window's start), total length and lyrics;
+ * this adds its timing offset (top level) and its span of `upper` (upsamplers). Returns
+ * (B, totalLength) int32 row-major.
  */
 export const sampleLevel = (prior: Prior, conditionsFor: (window: WindowSpan) => PriorConditions, options: LevelOptions): Int32Array => {
   const { batch, totalLength, hopFraction, prefix = new Int32Array(0), upper } = options
@@ -202,6 +203,29 @@ export const sampleLevel = (prior: Prior, conditionsFor: (window: WindowSpan) =>
     filled = end
   }
   return codes
+}
+
+/** The labels of `PriorConditions`, plain or mixed: what a `LabelChange` sets. */
+export type Labels = Pick<PriorConditions, "artist" | "genres" | "artistMix" | "genreMix">
+
+/** Labels from `second` of the song on (a duet's second voice, a genre change). */
+export type LabelChange = Labels & { readonly second: number }
+
+/**
+ * A `conditionsFor` part switching labels over a song: a window gets the last change at or before
+ * its first position. Labels condition only a window's start slot, so a change lands at the first
+ * window starting at or after its second — up to one hop late — never mid-window. `changes` start
+ * at second 0, in order; seconds are of this level's clock (`hopLength` samples per token).
+ */
+export const labelSchedule = (changes: readonly LabelChange[], hopLength: number, sampleRate: number): ((window: WindowSpan) => Labels) => {
+  const seconds = changes.map((c) => c.second)
+  if (seconds[0] !== 0 || seconds.some((s, i) => i > 0 && !(s > seconds[i - 1]!))) {
+    throw new RangeError(`labelSchedule: changes at [${seconds.join(", ")}] s must start at 0 and increase`)
+  }
+  return (window) => {
+    const { second: _, ...labels } = changes.findLast((c) => c.second * sampleRate <= window.start * hopLength)! // in samples: exact for whole seconds
+    return labels
+  }
 }
 
 /** One level of an ancestral sample: its prior, how its windows advance, what conditions them. */

@@ -1,8 +1,9 @@
 /**
  * The priors' conditioning: the upsampler conditioner's length and gradients, labels reaching the
- * logits only through the start slot, timing buckets at their edges, a tiny prior learning what
- * the artist label tells, model surgery adding lyrics without changing the logits, the lyrics
- * loss falling, cached sampling of a conditioned prior, parameter counts.
+ * logits only through the start slot, label mixes (plain labels unchanged, 50/50 the mean), timing
+ * buckets at their edges, a tiny prior learning what the artist label tells, model surgery adding
+ * lyrics without changing the logits, the lyrics loss falling, cached sampling of a conditioned
+ * prior, parameter counts.
  *
  *   npx vitest run test/models/prior.test.ts
  */
@@ -136,6 +137,28 @@ describe("conditioning", () => {
     expectClose(padded.dataSync(), a!.dataSync(), 1e-6)
     expect(() => prior.forward({ tokens, artist: [1, 5], ...TIMING })).toThrow(/artist id 5 is outside 0 … 4/)
     expect(() => prior.forward({ tokens, artist: [1, 2] })).toThrow(/total is needed/)
+  })
+  it("label mixes: a plain label bit for bit as before, weight 1 on one id the plain label, 50/50 the mean of the two rows", () => {
+    const prior = createPrior(TOP, 2)
+    const row0 = (labels: object) => tf.tidy(() => tf.slice(prior.condition({ ...labels, ...TIMING }, 2, 16).inputs.conditioning!, [0, 0, 0], [2, 1, 32]).dataSync())
+    const timingRow0 = row0({ artistMix: [[], []] }) // timing alone: no artist, no genre weighs anything
+    const table = (name: string) => prior.weights.get(`labels.${name}.weight`)!
+    // the embedding before mixes existed: artist row + Σ genre rows, added to the timing
+    const before = tf.tidy(() => {
+      const pick = (name: string, ids: number[]) => tf.gather(table(name), tf.tensor1d(ids, "int32"))
+      const genres = tf.stack([tf.sum(pick("genre", [2]), 0), tf.sum(pick("genre", [1, 3]), 0)])
+      return tf.add(tf.add(pick("artist", [1, 3]), genres), tf.tensor2d(timingRow0, [2, 32])).dataSync()
+    })
+    const plain = row0(LABELS)
+    expect(plain).toEqual(before)
+    expect(row0({ artistMix: [[[1, 1]], [[3, 1]]], genreMix: [[[2, 1]], [[1, 1], [3, 1], [0, 5]]] })).toEqual(plain)
+    expect(row0({ ...LABELS, artistMix: [[[1, 1]], [[3, 1]]] })).toEqual(plain) // a mix replaces `artist`
+    const half = row0({ artistMix: [[[1, 0.5], [2, 0.5]], [[3, 0.5], [4, 0.5]]], genres: LABELS.genres })
+    const [a, b] = [[1, 3], [2, 4]].map((artist) => row0({ artist, genres: LABELS.genres }))
+    expectClose(half, Float32Array.from(a!, (x, i) => (x + b![i]!) / 2), 1e-6)
+    expect(() => row0({ artistMix: [[[5, 1]], [[1, 1]]] })).toThrow(/artistMix id 5 is outside 0 … 4/)
+    expect(() => row0({ artistMix: [[[1, 1]]] })).toThrow(/1 artistMix values for 2 sequences/)
+    expect(() => row0({ artistMix: [[[1, NaN]], [[1, 1]]] })).toThrow(/weight NaN/)
   })
 })
 

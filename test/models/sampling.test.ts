@@ -2,7 +2,7 @@
  * Sampling: top-k and top-p never choosing a filtered token, greedy choice following the forward
  * pass's argmax, seeded windows the same on every backend, primed windows keeping their prefix,
  * windowed levels keeping every overlap and ending right-aligned, upsamplers reading their span of
- * the upper codes, no leaked tensors.
+ * the upper codes, a label schedule switching labels by window start, no leaked tensors.
  *
  *   npx vitest run test/models/sampling.test.ts
  */
@@ -10,7 +10,7 @@ import * as tf from "@tensorflow/tfjs-core"
 import { beforeAll, describe, expect, it } from "vitest"
 import { createPrior, type PriorConfig } from "../../models/prior.ts"
 import { seededRandom } from "../../models/random.ts"
-import { chooseToken, levelWindows, sampleAncestral, sampleLevel, sampleWindow, type WindowSpan } from "../../models/sampling.ts"
+import { chooseToken, labelSchedule, levelWindows, sampleAncestral, sampleLevel, sampleWindow, type WindowSpan } from "../../models/sampling.ts"
 import { expectClose, onBackend, sampledLogits } from "./helpers.ts"
 
 /** A top prior: labels and timing, 16 tokens of 0.25 s (hop 4 at 16 Hz) in blocks of 4. */
@@ -169,6 +169,24 @@ describe("sampling a level", () => {
     last.dispose()
     expect(again).toEqual(columns(codes, 2, 40, 24, 16))
     expect(() => sampleLevel(prior, () => LABELS, { batch: 2, totalLength: 40, hopFraction: 0.5, level: 1, seed: 3 })).toThrow(/upper-level codes/)
+  })
+
+  it("switches labels for windows starting at or after a change's second: a duet", () => {
+    // windows at tokens 0, 8, 16, 20 of 0.25 s: 0, 2, 4, 5 s; the second voice from 3 s lands at the window from 4 s
+    const schedule = labelSchedule([{ second: 0, ...LABELS }, { second: 3, artistMix: [[[2, 0.5], [4, 0.5]], [[4, 1]]] }], TOP.hopLength, TOP.sampleRate)
+    const windows = levelWindows(36, 16, 8)
+    expect(windows.map((w) => schedule(w).artist ?? schedule(w).artistMix)).toEqual([LABELS.artist, LABELS.artist, [[[2, 0.5], [4, 0.5]], [[4, 1]]], [[[2, 0.5], [4, 0.5]], [[4, 1]]]])
+    expect(labelSchedule([{ second: 0, ...LABELS }, { second: 2, artist: [4, 4] }], TOP.hopLength, TOP.sampleRate)(windows[1]!).artist).toEqual([4, 4]) // at the second itself
+    expect(() => labelSchedule([{ second: 1, ...LABELS }], 4, 16)).toThrow(/start at 0/)
+    expect(() => labelSchedule([{ second: 0, ...LABELS }, { second: 0, ...LABELS }], 4, 16)).toThrow(/increase/)
+    // sampled: each window conditioned by its scheduled labels
+    const prior = createPrior(TOP, 3)
+    const conditionsFor = (window: WindowSpan) => ({ ...schedule(window), total: [12, 12] })
+    const codes = sampleLevel(prior, conditionsFor, { batch: 2, totalLength: 36, hopFraction: 0.5, level: 2, seed: 9 })
+    const last = windows[3]!
+    const again = sampleWindow(prior, { ...conditionsFor(last), offset: [5, 5] }, { batch: 2, length: 16, prefix: columns(codes, 2, 36, last.start, 12), seed: 9, stream: [2, last.index] })
+    expect(again).toEqual(columns(codes, 2, 36, last.start, 16))
+    expect(sampleLevel(prior, () => ({ ...LABELS, total: [12, 12] }), { batch: 2, totalLength: 36, hopFraction: 0.5, level: 2, seed: 9 })).not.toEqual(codes)
   })
 
   it("samples ancestrally: the top level, then each level below given the codes above", () => {
