@@ -7,9 +7,8 @@
  * `JukeflowTransposedCorrelate`, `JukeflowFilterGradient`) that ops.ts calls when they exist, ReLU
  * and its gradient (`JukeflowRelu`, `JukeflowReluGradient`, for ops.ts's `relu`) and Adam's update
  * (`JukeflowAdam`, for adam.ts), each one pass; column sums (`JukeflowColumnSums`, bias gradients),
- * LayerNorm and softmax cross-entropy, each with its gradient kernel (`JukeflowLayerNorm`,
- * `JukeflowSoftmaxCrossEntropy` and their `…Gradient`s, for ops.ts's `layerNorm` and
- * `softmaxCrossEntropy`), a row at a time; and replaces the backend's `BatchMatMul` (falling
+ * LayerNorm and softmax cross-entropy, each with its gradient kernel, a row at a time
+ * (native-rows.ts); and replaces the backend's `BatchMatMul` (falling
  * back to the backend's own for shapes it does not take). The conv kernels take padding, cropping
  * and bias themselves (`nativeCorrelate`, `nativeTransposedCorrelate` and `nativeFilterGradient` run
  * them), so a conv with bias is one kernel forward and two backward, with no pad, slice or bias-add
@@ -18,6 +17,11 @@
  */
 import * as tf from "@tensorflow/tfjs-core"
 import { native, nativeUnavailable } from "../native/index.ts"
+import { floats, memoryOf } from "./native-memory.ts"
+import { rowKernels } from "./native-rows.ts"
+
+export { COLUMN_SUMS, LAYER_NORM, LAYER_NORM_GRADIENT, SOFTMAX_CROSS_ENTROPY, SOFTMAX_CROSS_ENTROPY_GRADIENT } from "./native-rows.ts"
+export { nativeColumnSums, nativeLayerNorm, nativeLayerNormGradient, nativeSoftmaxCrossEntropy, nativeSoftmaxCrossEntropyGradient } from "./native-rows.ts"
 
 export const CORRELATE = "JukeflowCorrelate"
 export const TRANSPOSED_CORRELATE = "JukeflowTransposedCorrelate"
@@ -25,11 +29,6 @@ export const FILTER_GRADIENT = "JukeflowFilterGradient"
 export const RELU = "JukeflowRelu"
 export const RELU_GRADIENT = "JukeflowReluGradient"
 export const ADAM = "JukeflowAdam"
-export const COLUMN_SUMS = "JukeflowColumnSums"
-export const LAYER_NORM = "JukeflowLayerNorm"
-export const LAYER_NORM_GRADIENT = "JukeflowLayerNormGradient"
-export const SOFTMAX_CROSS_ENTROPY = "JukeflowSoftmaxCrossEntropy"
-export const SOFTMAX_CROSS_ENTROPY_GRADIENT = "JukeflowSoftmaxCrossEntropyGradient"
 
 /** Attributes of our conv kernels. */
 export interface CorrelateAttrs {
@@ -70,12 +69,6 @@ export interface AdamAttrs {
   readonly correction2: number
 }
 
-/** Attributes of our LayerNorm kernel. */
-export interface LayerNormAttrs {
-  /** Added to the variance under the square root. */
-  readonly epsilon: number
-}
-
 /** What the native path is, or why there is none. */
 export type NativeStatus =
   | { readonly available: true; readonly blas: string }
@@ -90,61 +83,6 @@ export const setNativeThreads = (threads: number): void => native?.setThreads(th
 
 /** Whether our conv kernels are registered for the backend in use (ops.ts asks on every call). */
 export const hasNativeKernels = (): boolean => tf.getKernel(CORRELATE, tf.getBackend()) !== undefined
-
-// ---------------------------------------------------------------------------------------------
-// Reaching a backend's memory.
-
-interface Memory {
-  /** A Float32Array over the tensor's data, where the backend keeps it. */
-  readonly view: (t: tf.TensorInfo) => Float32Array
-  /** An Int32Array over an int32 tensor's data. */
-  readonly ints: (t: tf.TensorInfo) => Int32Array
-  /** A new float32 output of this shape. */
-  readonly output: (shape: number[]) => tf.TensorInfo
-}
-
-interface WasmLike {
-  makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo
-  typedArrayFromHeap(t: tf.TensorInfo): Float32Array
-}
-interface CpuLike {
-  data: { get(dataId: unknown): { values: unknown } }
-  makeTensorInfo(shape: number[], dtype: tf.DataType, values: Float32Array): tf.TensorInfo
-}
-
-const memoryOf = (backendName: string, backend: unknown): Memory => {
-  if (backendName === "wasm") {
-    const wasm = backend as WasmLike
-    return {
-      view: (t) => wasm.typedArrayFromHeap(t),
-      ints: (t) => wasm.typedArrayFromHeap(t) as unknown as Int32Array,
-      output: (shape) => wasm.makeOutput(shape, "float32"),
-    }
-  }
-  const cpu = backend as CpuLike
-  return {
-    view: (t) => cpu.data.get(t.dataId).values as Float32Array,
-    ints: (t) => cpu.data.get(t.dataId).values as Int32Array,
-    output: (shape) => cpu.makeTensorInfo(shape, "float32", new Float32Array(tf.util.sizeFromShape(shape))),
-  }
-}
-
-const floats = (t: tf.TensorInfo | undefined, name: string): tf.TensorInfo => {
-  if (t === undefined || t.dtype !== "float32") throw new TypeError(`native kernel: input ${name} must be float32`)
-  return t
-}
-
-const int32s = (t: tf.TensorInfo | undefined, name: string): tf.TensorInfo => {
-  if (t === undefined || t.dtype !== "int32") throw new TypeError(`native kernel: input ${name} must be int32`)
-  return t
-}
-
-/** The last axis of a tensor of at least one axis, and the number of rows before it. */
-const rowsOf = (t: tf.TensorInfo, name: string): [rows: number, width: number] => {
-  if (t.shape.length === 0) throw new RangeError(`native kernel: ${name} must have at least one axis`)
-  const width = t.shape.at(-1)!
-  return [width === 0 ? 0 : tf.util.sizeFromShape(t.shape) / width, width]
-}
 
 // ---------------------------------------------------------------------------------------------
 // Kernels. Outputs are allocated first: on wasm an allocation can grow the heap, which detaches
@@ -246,65 +184,6 @@ const adamKernel = (backendName: string): tf.KernelFunc => ({ inputs, attrs, bac
   return [wOut, mOut, vOut]
 }
 
-/** Σ of x (…, C) over every axis but the last → (C). */
-const columnSumsKernel = (backendName: string): tf.KernelFunc => ({ inputs, backend }) => {
-  const memory = memoryOf(backendName, backend)
-  const x = floats(inputs.x, "x")
-  const [rows, width] = rowsOf(x, "x")
-  const sums = memory.output([width])
-  if (width > 0) native!.columnSums(memory.view(x), memory.view(sums), rows, width)
-  return sums
-}
-
-/** LayerNorm over the last axis: x (…, W), gain and bias (W) → y (…, W), and each row's mean and rstd (…) for the gradient. */
-const layerNormKernel = (backendName: string): tf.KernelFunc => ({ inputs, attrs, backend }) => {
-  const memory = memoryOf(backendName, backend)
-  const [x, gain, bias] = [floats(inputs.x, "x"), floats(inputs.gain, "gain"), floats(inputs.bias, "bias")]
-  const [rows, width] = rowsOf(x, "x")
-  const { epsilon } = attrs as unknown as LayerNormAttrs
-  const [y, mean, rstd] = [memory.output(x.shape), memory.output(x.shape.slice(0, -1)), memory.output(x.shape.slice(0, -1))]
-  native!.layerNorm(memory.view(x), memory.view(gain), memory.view(bias), memory.view(y), memory.view(mean), memory.view(rstd), rows, width, epsilon)
-  return [y, mean, rstd]
-}
-
-/** LayerNorm's gradients with respect to x, gain and bias, from dy, x, gain and the forward's mean and rstd. */
-const layerNormGradientKernel = (backendName: string): tf.KernelFunc => ({ inputs, backend }) => {
-  const memory = memoryOf(backendName, backend)
-  const [dy, x, gain] = [floats(inputs.dy, "dy"), floats(inputs.x, "x"), floats(inputs.gain, "gain")]
-  const [mean, rstd] = [floats(inputs.mean, "mean"), floats(inputs.rstd, "rstd")]
-  if (!tf.util.arraysEqual(dy.shape, x.shape)) throw new RangeError(`layerNormGradient: dy has shape [${dy.shape}], x [${x.shape}]`)
-  const [rows, width] = rowsOf(x, "x")
-  const [dx, dgain, dbias] = [memory.output(x.shape), memory.output([width]), memory.output([width])]
-  native!.layerNormGradient(
-    memory.view(dy), memory.view(x), memory.view(gain), memory.view(mean), memory.view(rstd), memory.view(dx), memory.view(dgain), memory.view(dbias), rows, width,
-  )
-  return [dx, dgain, dbias]
-}
-
-/** Softmax cross-entropy of logits (…, V) with int32 targets (…): the loss in nats (…) and each row's log Σ exp (…). */
-const softmaxCrossEntropyKernel = (backendName: string): tf.KernelFunc => ({ inputs, backend }) => {
-  const memory = memoryOf(backendName, backend)
-  const [logits, targets] = [floats(inputs.logits, "logits"), int32s(inputs.targets, "targets")]
-  const [rows, vocab] = rowsOf(logits, "logits")
-  if (!tf.util.arraysEqual(targets.shape, logits.shape.slice(0, -1))) {
-    throw new RangeError(`softmaxCrossEntropy: targets have shape [${targets.shape}], the logits [${logits.shape}]`)
-  }
-  const [loss, lse] = [memory.output(targets.shape), memory.output(targets.shape)]
-  native!.softmaxCrossEntropy(memory.view(logits), memory.ints(targets), memory.view(loss), memory.view(lse), rows, vocab)
-  return [loss, lse]
-}
-
-/** Its gradient with respect to the logits: dloss·(softmax − onehot), from the forward's lse. */
-const softmaxCrossEntropyGradientKernel = (backendName: string): tf.KernelFunc => ({ inputs, backend }) => {
-  const memory = memoryOf(backendName, backend)
-  const [dloss, logits, lse] = [floats(inputs.dloss, "dloss"), floats(inputs.logits, "logits"), floats(inputs.lse, "lse")]
-  const targets = int32s(inputs.targets, "targets")
-  const [rows, vocab] = rowsOf(logits, "logits")
-  const dlogits = memory.output(logits.shape)
-  native!.softmaxCrossEntropyGradient(memory.view(dloss), memory.view(logits), memory.ints(targets), memory.view(lse), memory.view(dlogits), rows, vocab)
-  return dlogits
-}
-
 /**
  * BatchMatMul on the BLAS: a (..., M, K) · b (..., K, N) with transposes as flags (no copies), when
  * both have the same batch or one has a batch of 1; other shapes go to the backend's own kernel, and
@@ -370,11 +249,7 @@ export const registerNativeKernels = (backendName: string): string[] => {
     [RELU, reluKernel(backendName)],
     [RELU_GRADIENT, reluGradientKernel(backendName)],
     [ADAM, adamKernel(backendName)],
-    [COLUMN_SUMS, columnSumsKernel(backendName)],
-    [LAYER_NORM, layerNormKernel(backendName)],
-    [LAYER_NORM_GRADIENT, layerNormGradientKernel(backendName)],
-    [SOFTMAX_CROSS_ENTROPY, softmaxCrossEntropyKernel(backendName)],
-    [SOFTMAX_CROSS_ENTROPY_GRADIENT, softmaxCrossEntropyGradientKernel(backendName)],
+    ...rowKernels(backendName),
   ]
   for (const [kernelName, kernelFunc] of ours) {
     if (tf.getKernel(kernelName, backendName) === undefined) tf.registerKernel({ kernelName, backendName, kernelFunc })
@@ -418,22 +293,3 @@ export const nativeReluGradient = <T extends tf.Tensor>(dy: T, y: T): T => tf.en
 /** One Adam update of w with gradient g and moments m, v, in one native pass: the new w, m and v. */
 export const nativeAdam = <T extends tf.Tensor>(w: T, m: T, v: T, g: T, attrs: AdamAttrs): [T, T, T] =>
   tf.engine().runKernel(ADAM, { w, m, v, g }, attrs as unknown as tf.NamedAttrMap) as [T, T, T]
-
-/** Σ of x (…, C) over every axis but the last, in one native pass → (C). */
-export const nativeColumnSums = (x: tf.Tensor): tf.Tensor1D => tf.engine().runKernel(COLUMN_SUMS, { x }) as tf.Tensor1D
-
-/** LayerNorm over the last axis of x (…, W) with gain and bias (W): y, and each row's mean and 1/√(variance + ε) (…). */
-export const nativeLayerNorm = <T extends tf.Tensor>(x: T, gain: tf.Tensor1D, bias: tf.Tensor1D, attrs: LayerNormAttrs): [y: T, mean: tf.Tensor, rstd: tf.Tensor] =>
-  tf.engine().runKernel(LAYER_NORM, { x, gain, bias }, attrs as unknown as tf.NamedAttrMap) as [T, tf.Tensor, tf.Tensor]
-
-/** LayerNorm's gradients with respect to x, gain and bias, from dy, x, gain and the forward's mean and rstd. */
-export const nativeLayerNormGradient = <T extends tf.Tensor>(dy: T, x: T, gain: tf.Tensor1D, mean: tf.Tensor, rstd: tf.Tensor): [dx: T, dgain: tf.Tensor1D, dbias: tf.Tensor1D] =>
-  tf.engine().runKernel(LAYER_NORM_GRADIENT, { dy, x, gain, mean, rstd }) as [T, tf.Tensor1D, tf.Tensor1D]
-
-/** Softmax cross-entropy of logits (…, V) with int32 targets (…): the loss in nats (…), 0 where a target is outside [0, V), and each row's log Σ exp (…). */
-export const nativeSoftmaxCrossEntropy = (logits: tf.Tensor, targets: tf.Tensor): [loss: tf.Tensor, lse: tf.Tensor] =>
-  tf.engine().runKernel(SOFTMAX_CROSS_ENTROPY, { logits, targets }) as [tf.Tensor, tf.Tensor]
-
-/** Its gradient with respect to the logits, dloss (…) · (softmax − onehot), from the forward's lse. */
-export const nativeSoftmaxCrossEntropyGradient = <T extends tf.Tensor>(dloss: tf.Tensor, logits: T, targets: tf.Tensor, lse: tf.Tensor): T =>
-  tf.engine().runKernel(SOFTMAX_CROSS_ENTROPY_GRADIENT, { dloss, logits, targets, lse }) as T

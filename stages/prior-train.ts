@@ -13,9 +13,8 @@ import { priorData, type PriorData, songLabels, stackWindows, trainingBatch, eva
 import { codeCount, indexTokens, tokenReader } from "../dataset/token-index.ts"
 import { adamVariables, createAdam } from "../models/adam.ts"
 import { describeBackend, useBestBackend } from "../models/backend.ts"
-import {
-  createPrior, DEMO_LYRICS, DEMO_PRIORS, JUKEBOX_LYRICS, JUKEBOX_PRIORS, type Prior, type PriorBatch, type PriorConfig, priorLosses, priorTrainStep, withLyrics,
-} from "../models/prior.ts"
+import { createPrior, type Prior, type PriorBatch, type PriorConfig, priorLosses, priorTrainStep, withLyrics } from "../models/prior.ts"
+import { DEMO_LYRICS, DEMO_PRIORS, JUKEBOX_LYRICS, JUKEBOX_PRIORS } from "../models/prior-presets.ts"
 import { transformerTrainConfig } from "../models/transformer-train.ts"
 import { Alignments } from "../schemas/alignment.ts"
 import { Chunks, Vocab } from "../schemas/chunks.ts"
@@ -101,7 +100,7 @@ export const priorTrain = Stage.define({
           metrics.push(...resumed.metrics)
           yield* ctx.log(`resuming from the checkpoint of step ${resumed.step}`)
         }
-        const evaluate = () => Effect.map(heldOutLosses(prior, data, heldOut, p.batch), (l) => l)
+        const evaluate = () => heldOutLosses(prior, data, heldOut, p.batch)
         while (optimizer.step < p.steps) {
           const started = Date.now()
           const windows = yield* trainingBatch(data, p.seed, optimizer.step, p.batch)

@@ -4,6 +4,7 @@ import * as tf from "@tensorflow/tfjs-core"
 import { expect } from "vitest"
 import { useBestBackend } from "../../models/backend.ts"
 import { randomNormal, seededRandom } from "../../models/random.ts"
+import type { PriorConfig } from "../../models/prior.ts"
 import type { Sampler } from "../../models/transformer.ts"
 
 /** The portable backends every model test runs on. */
@@ -116,4 +117,38 @@ export const probeTorch = (): { available: boolean; required: boolean; missing: 
     required: Boolean(process.env.CI || process.env.JUKEFLOW_SLOW),
     missing: `${PYTHON} cannot import torch (${(torch.stderr || String(torch.error)).trim().split("\n").at(-1)}); install it with: apt-get install python3-torch libopenblas0`,
   }
+}
+
+/**
+ * Tiny priors for tests: a top prior with labels and timing, 16 tokens of 0.25 s (hop 4 at 16 Hz)
+ * in blocks of 4, and a lower level with labels and an upsampler conditioner from a level of 4
+ * times the hop.
+ */
+export const tinyPriors = (options: { readonly initScale: number; readonly maxSeconds: number }): { top: PriorConfig; lower: PriorConfig } => {
+  const top: PriorConfig = {
+    hopLength: 4,
+    sampleRate: 16,
+    transformer: {
+      vocab: 16,
+      contextLength: 16,
+      width: 32,
+      depth: 3,
+      heads: 2,
+      blockLength: 4,
+      pattern: ["row", "column", "previous-row"],
+      initScale: options.initScale,
+      attentionMultiplier: 0.25,
+      mlpMultiplier: 1,
+      conditioning: true,
+    },
+    labels: { artists: 5, genres: 4 },
+    timing: { bins: 8, minSeconds: 2, maxSeconds: options.maxSeconds },
+  }
+  const lower: PriorConfig = {
+    ...top,
+    hopLength: 1,
+    timing: undefined,
+    upsampler: { upperVocab: 16, strides: [2, 2], width: 8, depth: 2, dilationGrowth: 3, initScale: 0.1 },
+  }
+  return { top, lower }
 }

@@ -13,52 +13,14 @@ import { createAdam } from "../../models/adam.ts"
 import { timingBin, timingBins, upsamplerConditioner } from "../../models/conditioning.ts"
 import { lyricsBits } from "../../models/lyrics-encoder.ts"
 import { Parameters } from "../../models/parameters.ts"
-import {
-  addLyrics,
-  createPrior,
-  DEMO_LYRICS,
-  DEMO_PRIORS,
-  JUKEBOX_LYRICS,
-  JUKEBOX_PRIORS,
-  priorParameterCount,
-  priorTrainStep,
-  withLyrics,
-  type LyricsSurgery,
-  type Prior,
-  type PriorConfig,
-} from "../../models/prior.ts"
+import { addLyrics, createPrior, priorParameterCount, priorTrainStep, withLyrics, type LyricsSurgery, type Prior, type PriorConfig } from "../../models/prior.ts"
+import { DEMO_LYRICS, DEMO_PRIORS, JUKEBOX_LYRICS, JUKEBOX_PRIORS } from "../../models/prior-presets.ts"
 import { seededRandom } from "../../models/random.ts"
 import { crossEntropyBits, transformerTrainConfig } from "../../models/transformer-train.ts"
-import { expectClose, normal, onBackend, randomTokens, sampledLogits } from "./helpers.ts"
+import { expectClose, normal, onBackend, randomTokens, sampledLogits, tinyPriors } from "./helpers.ts"
 
-/** A top prior: labels and timing, 16 tokens of 0.25 s (hop 4 at 16 Hz) in blocks of 4. */
-const TOP: PriorConfig = {
-  hopLength: 4,
-  sampleRate: 16,
-  transformer: {
-    vocab: 16,
-    contextLength: 16,
-    width: 32,
-    depth: 3,
-    heads: 2,
-    blockLength: 4,
-    pattern: ["row", "column", "previous-row"],
-    initScale: 0.1,
-    attentionMultiplier: 0.25,
-    mlpMultiplier: 1,
-    conditioning: true,
-  },
-  labels: { artists: 5, genres: 4 },
-  timing: { bins: 8, minSeconds: 2, maxSeconds: 10 },
-}
-
-/** A lower level: labels and an upsampler conditioner from a level of 4 times the hop. */
-const LOWER: PriorConfig = {
-  ...TOP,
-  hopLength: 1,
-  timing: undefined,
-  upsampler: { upperVocab: 16, strides: [2, 2], width: 8, depth: 2, dilationGrowth: 3, initScale: 0.1 },
-}
+/** The tiny top prior and upsampler of helpers.ts (initial weights N(0, 0.1²), timing up to 10 s). */
+const { top: TOP, lower: LOWER } = tinyPriors({ initScale: 0.1, maxSeconds: 10 })
 
 /** A lyrics encoder of one dense layer over 12 characters of 12 kinds, an encoder-decoder layer after the three. */
 const LYRICS: LyricsSurgery = {

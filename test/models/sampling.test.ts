@@ -8,39 +8,13 @@
  */
 import * as tf from "@tensorflow/tfjs-core"
 import { beforeAll, describe, expect, it } from "vitest"
-import { createPrior, type PriorConfig } from "../../models/prior.ts"
+import { createPrior } from "../../models/prior.ts"
 import { seededRandom } from "../../models/random.ts"
 import { chooseToken, labelSchedule, levelWindows, sampleAncestral, sampleLevel, sampleWindow, type WindowSpan } from "../../models/sampling.ts"
-import { expectClose, onBackend, sampledLogits } from "./helpers.ts"
+import { expectClose, onBackend, sampledLogits, tinyPriors } from "./helpers.ts"
 
-/** A top prior: labels and timing, 16 tokens of 0.25 s (hop 4 at 16 Hz) in blocks of 4. */
-const TOP: PriorConfig = {
-  hopLength: 4,
-  sampleRate: 16,
-  transformer: {
-    vocab: 16,
-    contextLength: 16,
-    width: 32,
-    depth: 3,
-    heads: 2,
-    blockLength: 4,
-    pattern: ["row", "column", "previous-row"],
-    initScale: 0.5,
-    attentionMultiplier: 0.25,
-    mlpMultiplier: 1,
-    conditioning: true,
-  },
-  labels: { artists: 5, genres: 4 },
-  timing: { bins: 8, minSeconds: 2, maxSeconds: 20 },
-}
-
-/** An upsampler: labels and the conditioner of a level of 4 times the hop. */
-const LOWER: PriorConfig = {
-  ...TOP,
-  hopLength: 1,
-  timing: undefined,
-  upsampler: { upperVocab: 16, strides: [2, 2], width: 8, depth: 2, dilationGrowth: 3, initScale: 0.1 },
-}
+/** The tiny top prior and upsampler of helpers.ts (initial weights N(0, 0.5²), timing up to 20 s). */
+const { top: TOP, lower: LOWER } = tinyPriors({ initScale: 0.5, maxSeconds: 20 })
 
 const LABELS = { artist: [1, 3], genres: [[2], [1, 3]] }
 const TOP_CONDITIONS = { ...LABELS, total: [12, 12], offset: [0, 0] }
