@@ -16,6 +16,9 @@
  * which is whole. Previous-row's first block attends to a block of zero keys and values: uniform
  * weights over zeros, so 0, as the reference implementation's zero padding gives.
  *
+ * `attentionWeights` and `selfAttentionWeights` give the softmax weights themselves (N, Tq, Tk), for
+ * reading an attention layer, e.g. the lyrics alignment of an encoder-decoder head (alignment.ts).
+ *
  * For sampling, `keyValueCache` attends a few new positions at a time to the keys and values it
  * kept, and keeps only what later positions can still see: dense and column keep every position
  * (each later query sees the earlier ones at its own offset), row the current block, previous-row
@@ -50,15 +53,31 @@ export const visibility = (type: SelfAttentionType, queries: readonly number[], 
   tf.tensor2d(visibilityValues(type, queries, keys, blockLength), [queries.length, keys.length])
 
 /**
+ * softmax(q kᵀ / √dh) with an optional 0/1 mask: q (N, Tq, dh), k (N, Tk, dh), visible (Tq, Tk)
+ * → weights (N, Tq, Tk), each row summing to 1 — or 0 for a query that sees no key.
+ */
+export const attentionWeights = (q: tf.Tensor3D, k: tf.Tensor3D, visible?: tf.Tensor2D): tf.Tensor3D => {
+  const scores = matMul(tf.mul(q, 1 / Math.sqrt(q.shape[2])) as tf.Tensor3D, k, false, true) // (N, Tq, Tk)
+  if (visible === undefined) return tf.softmax(scores)
+  // −1e9 zeroes the hidden keys' weights; the product with the mask zeroes rows that see no key at all
+  return tf.mul(tf.softmax(tf.add(scores, tf.mul(tf.sub(visible, 1), 1e9))), visible) as tf.Tensor3D
+}
+
+/**
  * softmax(q kᵀ / √dh) v with an optional 0/1 mask: q (N, Tq, dh), k and v (N, Tk, dh),
  * visible (Tq, Tk) → (N, Tq, dh). A query that sees no key gets 0.
  */
-export const maskedAttention = (q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3D, visible?: tf.Tensor2D): tf.Tensor3D => {
-  const scores = matMul(tf.mul(q, 1 / Math.sqrt(q.shape[2])) as tf.Tensor3D, k, false, true) // (N, Tq, Tk)
-  if (visible === undefined) return matMul(tf.softmax(scores), v)
-  // −1e9 zeroes the hidden keys' weights; the product with the mask zeroes rows that see no key at all
-  const weights = tf.mul(tf.softmax(tf.add(scores, tf.mul(tf.sub(visible, 1), 1e9))), visible)
-  return matMul(weights as tf.Tensor3D, v)
+export const maskedAttention = (q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3D, visible?: tf.Tensor2D): tf.Tensor3D =>
+  matMul(attentionWeights(q, k, visible), v)
+
+/**
+ * The weights `selfAttention` of `type` applies, as one dense (N, T, T) under the kind's mask
+ * (`attends`): zero wherever the kind does not look, and a zero row for a query that sees nothing
+ * (previous-row's first block). For inspection, not speed: it holds T² weights per head.
+ */
+export const selfAttentionWeights = (type: SelfAttentionType, q: tf.Tensor3D, k: tf.Tensor3D, blockLength: number): tf.Tensor3D => {
+  const positions = range(0, q.shape[1])
+  return attentionWeights(q, k, visibility(type, positions, positions, blockLength))
 }
 
 /**

@@ -7,6 +7,7 @@
  *                          + upsampler conditioner of the upper codes of the same audio
  *   encoder output          = lyrics encoder states (B, Tl, We)      lyrics-encoder.ts
  *   logits (B, T, vocab)    = transformer(tokens, conditioning, encoder output)   transformer.ts
+ *   lyric attention         = an encoder-decoder layer's weights (B, H, T, Tl): the alignment (alignment.ts)
  *   loss                    = (T · prior bits/token + f · Tl · lyric bits/char) / (T + Tl)   (the reference's)
  *
  * As in the reference: labels at every level, timing at the top only, the upsampler conditioner at
@@ -42,6 +43,7 @@ import { crossEntropyBits, gradientStep, type TransformerStepMetrics, type Trans
 import {
   addEncoderDecoderLayers,
   createTransformer,
+  encoderDecoderLayers,
   transformerParameterCount,
   type AttentionType,
   type Sampler,
@@ -124,6 +126,12 @@ export interface Prior {
   /** Conditions of `batch` sequences → the Transformer's inputs over `length` positions (call inside a tidy or a gradient tape). */
   readonly condition: (conditions: PriorConditions, batch: number, length: number) => ConditionedInputs
   readonly forward: (batch: PriorBatch) => PriorOutput
+  /**
+   * How the music tokens of `batch` read its lyrics: the softmax weights (B, heads, T, Tl) of
+   * encoder-decoder layer `layer` (a Transformer layer index; the last encoder-decoder layer by
+   * default). Paper 5.3: some head of these layers learns the lyrics-to-music alignment.
+   */
+  readonly lyricAttention: (batch: PriorBatch, layer?: number) => tf.Tensor4D
   /**
    * A cached decoder of `batch` sequences (transformer.ts `Sampler`), its conditioning and lyric
    * states computed once, over the whole context (or what `upper` covers); `dispose` frees them too.
@@ -276,6 +284,16 @@ const assemble = (config: PriorConfig, seed: number, transformer: Transformer): 
         const logits = transformer.forward(batch.tokens, inputs)
         return lyricLogits ? { logits, lyricLogits } : { logits }
       }),
+    lyricAttention: (batch, layer) => {
+      const layers = encoderDecoderLayers(config.transformer)
+      if (config.lyrics === undefined) throw new RangeError("lyricAttention: the prior reads no lyrics (a top prior after addLyrics does)")
+      const chosen = layer ?? layers.at(-1)!
+      if (!layers.includes(chosen)) throw new RangeError(`lyricAttention: layer ${chosen} is not an encoder-decoder layer; those are ${layers.join(", ")}`)
+      return tf.tidy(() => {
+        const [size, length] = batch.tokens.shape
+        return transformer.attentionWeights(batch.tokens, chosen, condition(batch, size, length).inputs)
+      })
+    },
     sampler: (batch, conditions) => {
       const length = conditions.upper && config.upsampler ? Math.min(contextLength, conditions.upper.shape[1] * upsamplingRatio(config.upsampler)) : contextLength
       const inputs = tf.tidy(() => condition(conditions, batch, length).inputs as tf.NamedTensorMap) as TransformerInputs // once per window

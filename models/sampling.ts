@@ -66,6 +66,13 @@ export interface LevelOptions extends TokenChoice {
   readonly seed: number
   /** Called after each sampled position with the positions sampled so far and how many there are to sample. */
   readonly onProgress?: (done: number, total: number) => void
+  /**
+   * Called after each window with the codes (B, totalLength) row-major, valid up to `filled`
+   * positions per sequence: what to save so that a killed run resumes. Passing those first
+   * `filled` codes back as `prefix` continues exactly as if never stopped (windows draw from
+   * their own streams; a resumed window sees the same known codes).
+   */
+  readonly onWindow?: (window: WindowSpan, codes: Int32Array, filled: number) => void
 }
 
 /** Chooses a token for each row of `logits` (B, V), drawing one uniform per row from `random` unless greedy. */
@@ -104,7 +111,10 @@ export const chooseToken = (logits: ArrayLike<number>, choice: TokenChoice, rand
  * chunk, then each next token chosen and fed. Returns (B, length) int32 row-major, the prefix
  * unchanged at its start.
  */
-export const sampleWindow = (prior: Prior, conditions: PriorConditions, options: WindowOptions): Int32Array => {
+export const sampleWindow = (prior: Prior, conditions: PriorConditions, options: WindowOptions): Int32Array => finish(windowSteps(prior, conditions, options))
+
+/** `sampleWindow` as steps: yields after each sampled position, so that a driver (`drive`) can let other work run. */
+export function* windowSteps(prior: Prior, conditions: PriorConditions, options: WindowOptions): Generator<void, Int32Array> {
   const { batch, length, prefix = new Int32Array(0) } = options
   const known = prefix.length / batch
   if (!Number.isInteger(known) || known >= length || length < 1) {
@@ -140,6 +150,7 @@ export const sampleWindow = (prior: Prior, conditions: PriorConditions, options:
       for (let b = 0; b < batch; b++) codes[b * length + t] = tokens[b]!
       options.onProgress?.(t - known + 1, length - known)
       if (t + 1 < length) logits = feed(tokens, 1)
+      yield
     }
   } finally {
     sampler.dispose()
@@ -160,11 +171,16 @@ export const levelWindows = (totalLength: number, context: number, hop: number):
 /**
  * A whole level of `totalLength` codes for B sequences, window by window: each window keeps the
  * codes it overlaps (the prefix, or the windows before) and samples the rest. `conditionsFor` gives
- * a window's labels (`labelSchedule` changes them by the window's start), total length and lyrics;
- * this adds its timing offset (top level) and its span of `upper` (upsamplers). Returns
+ * a window's labels (`labelSchedule` changes them by the window's start), total length and lyrics
+ * (a tensor made for the window, disposed after it); this adds its timing offset (top level) and
+ * its span of `upper` (upsamplers). Returns
  * (B, totalLength) int32 row-major.
  */
-export const sampleLevel = (prior: Prior, conditionsFor: (window: WindowSpan) => PriorConditions, options: LevelOptions): Int32Array => {
+export const sampleLevel = (prior: Prior, conditionsFor: (window: WindowSpan) => PriorConditions, options: LevelOptions): Int32Array =>
+  finish(levelSteps(prior, conditionsFor, options))
+
+/** `sampleLevel` as steps: yields after each sampled position. */
+export function* levelSteps(prior: Prior, conditionsFor: (window: WindowSpan) => PriorConditions, options: LevelOptions): Generator<void, Int32Array> {
   const { batch, totalLength, hopFraction, prefix = new Int32Array(0), upper } = options
   const { config } = prior
   const context = config.transformer.contextLength
@@ -187,7 +203,7 @@ export const sampleLevel = (prior: Prior, conditionsFor: (window: WindowSpan) =>
     const done = filled - (totalLength - toSample)
     const conditions = windowConditions(prior, conditionsFor(window), window, batch, upper && rows(upper, batch, upperLength, window.start / ratio, window.length / ratio))
     try {
-      const sampled = sampleWindow(prior, conditions, {
+      const sampled = yield* windowSteps(prior, conditions, {
         ...choiceOf(options),
         batch,
         length: window.length,
@@ -199,8 +215,10 @@ export const sampleLevel = (prior: Prior, conditionsFor: (window: WindowSpan) =>
       for (let b = 0; b < batch; b++) codes.set(sampled.subarray(b * window.length + known, (b + 1) * window.length), b * totalLength + filled)
     } finally {
       conditions.upper?.dispose()
+      conditions.lyrics?.dispose() // conditionsFor's tensors belong to their window
     }
     filled = end
+    options.onWindow?.(window, codes, filled)
   }
   return codes
 }
@@ -243,18 +261,29 @@ export interface AncestralLevel extends TokenChoice {
  * numbers count down to 0 at the bottom (the reference's), each level's windows drawing from
  * (seed, level number, window). Returns each level's codes (B, length) row-major, top first.
  */
-export const sampleAncestral = (
-  levels: readonly AncestralLevel[],
-  options: { readonly batch: number; readonly topLength: number; readonly seed: number; readonly onProgress?: (level: number, done: number, total: number) => void },
-): Int32Array[] => {
+export const sampleAncestral = (levels: readonly AncestralLevel[], options: AncestralOptions): Int32Array[] => finish(ancestralSteps(levels, options))
+
+/** What an ancestral sample is: B sequences of `topLength` top-level codes, and what to call as it goes. */
+export interface AncestralOptions {
+  readonly batch: number
+  readonly topLength: number
+  readonly seed: number
+  readonly onProgress?: (level: number, done: number, total: number) => void
+  /** sampleLevel's `onWindow`, with the level number; `onLevel` after each level with its whole codes. */
+  readonly onWindow?: (level: number, window: WindowSpan, codes: Int32Array, filled: number) => void
+  readonly onLevel?: (level: number, codes: Int32Array) => void
+}
+
+/** `sampleAncestral` as steps: yields after each sampled position. */
+export function* ancestralSteps(levels: readonly AncestralLevel[], options: AncestralOptions): Generator<void, Int32Array[]> {
   const sampled: Int32Array[] = []
   let totalLength = options.topLength
-  levels.forEach((plan, i) => {
+  for (const [i, plan] of levels.entries()) {
     const { prior } = plan
     const level = levels.length - 1 - i
     if (i > 0 && !prior.config.upsampler) throw new RangeError(`sampleAncestral: level ${level}'s prior has no upsampler conditioner to read the codes above`)
     if (i > 0) totalLength *= upsamplingRatio(prior.config.upsampler!)
-    sampled.push(sampleLevel(prior, plan.conditionsFor, {
+    sampled.push(yield* levelSteps(prior, plan.conditionsFor, {
       ...choiceOf(plan),
       batch: options.batch,
       totalLength,
@@ -264,9 +293,42 @@ export const sampleAncestral = (
       level,
       seed: options.seed,
       ...(options.onProgress ? { onProgress: (done: number, total: number) => options.onProgress!(level, done, total) } : {}),
+      ...(options.onWindow ? { onWindow: (window: WindowSpan, codes: Int32Array, filled: number) => options.onWindow!(level, window, codes, filled) } : {}),
     }))
-  })
+    options.onLevel?.(level, sampled.at(-1)!)
+  }
   return sampled
+}
+
+/**
+ * Runs steps to the end, letting the event loop run every `sliceMs` milliseconds (progress
+ * messages go out, a signal is heard). Stopping early (`AbortSignal`) closes the generator, so
+ * its samplers are freed, and rejects.
+ */
+export const drive = async <T>(steps: Generator<void, T>, options: { readonly sliceMs?: number; readonly signal?: AbortSignal } = {}): Promise<T> => {
+  const { sliceMs = 50, signal } = options
+  let since = Date.now()
+  try {
+    for (;;) {
+      const next = steps.next()
+      if (next.done) return next.value
+      if (Date.now() - since >= sliceMs) {
+        await new Promise((resolve) => setImmediate(resolve))
+        signal?.throwIfAborted()
+        since = Date.now()
+      }
+    }
+  } finally {
+    steps.return(undefined as T)
+  }
+}
+
+/** Runs steps to the end at once. */
+const finish = <T>(steps: Generator<void, T>): T => {
+  for (;;) {
+    const next = steps.next()
+    if (next.done) return next.value
+  }
 }
 
 // ---------------------------------------------------------------------------------------------

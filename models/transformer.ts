@@ -12,6 +12,8 @@
  *   output:              final LayerNorm (`forwardHidden` stops here: a lyrics encoder's output), projection
  *                        to the vocabulary (no bias, as the reference)
  *   logits at position t: the distribution of token t given tokens 0 … t − 1
+ *   attentionWeights:    one layer's softmax weights per head (B, H, T, Tkeys), the blocks before
+ *                        it run as in `forward`: e.g. an encoder-decoder layer's lyrics alignment
  *
  * Initialisation: every weight N(0, s²), position embeddings N(0, (2s)²) (paper-notes; the
  * reference draws them at half its token embeddings' scale instead), biases 0, LayerNorm gains 1.
@@ -32,7 +34,15 @@
  *   head.weight              (W, vocab)
  */
 import * as tf from "@tensorflow/tfjs-core"
-import { keyValueCache, maskedAttention, selfAttention, type AttentionType, type SelfAttentionType } from "./attention.ts"
+import {
+  attentionWeights,
+  keyValueCache,
+  maskedAttention,
+  selfAttention,
+  selfAttentionWeights,
+  type AttentionType,
+  type SelfAttentionType,
+} from "./attention.ts"
 import { hasNativeKernels } from "./native-kernels.ts"
 import { addBias, linear, nativeLayerNormOp } from "./ops.ts"
 import { Parameters } from "./parameters.ts"
@@ -87,6 +97,12 @@ export interface Transformer {
   readonly forwardHidden: (tokens: tf.Tensor2D, inputs?: TransformerInputs) => tf.Tensor3D
   /** Final hidden states (B, T, W) from `forwardHidden` → logits (B, T, vocab). */
   readonly head: (hidden: tf.Tensor3D) => tf.Tensor3D
+  /**
+   * Tokens (B, T) int32 → the softmax weights of layer `layer`'s attention, (B, heads, T, Tkeys):
+   * Tkeys = T for self-attention (zero where the layer's kind does not look, `selfAttentionWeights`),
+   * the context length Tctx for encoder-decoder layers. Runs the blocks before `layer` only.
+   */
+  readonly attentionWeights: (tokens: tf.Tensor2D, layer: number, inputs?: TransformerInputs) => tf.Tensor4D
   /** A key/value-cached decoder of `batch` sequences; `inputs` cover every position it will compute. */
   readonly sampler: (batch: number, inputs?: TransformerInputs) => Sampler
 }
@@ -109,6 +125,10 @@ export interface Sampler {
 /** Each layer's attention kind: the pattern cycled over the depth. */
 export const layerTypes = (config: Pick<TransformerConfig, "depth" | "pattern">): AttentionType[] =>
   Array.from({ length: config.depth }, (_, i) => config.pattern[i % config.pattern.length]!)
+
+/** Indices of the encoder-decoder layers, in order. */
+export const encoderDecoderLayers = (config: Pick<TransformerConfig, "depth" | "pattern">): number[] =>
+  layerTypes(config).flatMap((type, i) => (type === "encoder-decoder" ? [i] : []))
 
 /** Attention width A = attentionMultiplier × W, a multiple of the heads. */
 export const attentionWidth = (config: TransformerConfig): number => Math.round(config.attentionMultiplier * config.width)
@@ -154,15 +174,15 @@ export const createTransformer = (config: TransformerConfig, seed: number): Tran
   const head = (h: tf.Tensor3D): tf.Tensor3D => linear(h, headWeight) as tf.Tensor3D
   /** Last block's output (B, n, W) → logits (B, n, vocab). */
   const logits = (h: tf.Tensor3D): tf.Tensor3D => head(finalNorm(h))
-  /** Tokens (B, T) → the last block's output (B, T, W). */
-  const blocksOutput = (tokens: tf.Tensor2D, inputs: TransformerInputs): tf.Tensor3D => {
+  /** Tokens (B, T) → the output (B, T, W) of the first `count` blocks (all by default). */
+  const blocksOutput = (tokens: tf.Tensor2D, inputs: TransformerInputs, count = blocks.length): tf.Tensor3D => {
     const [batch, length] = tokens.shape
     if (length < 1 || length > contextLength) throw new RangeError(`transformer: ${length} tokens, the context is 1 to ${contextLength}`)
     checkInputs(config, batch, length, inputs)
     const previous = () => embed(tf.slice(tokens, [0, 0], [batch, length - 1])) // (B, T − 1, W)
     const embedded = length === 1 ? startSlot(batch) : tf.concat([startSlot(batch), previous()], 1) // (B, T, W): start, tokens 0 … T − 2
     let h = withPositions(embedded, 0, inputs.conditioning)
-    for (const b of blocks) h = b.forward(h, inputs.encoderOutput)
+    for (const b of blocks.slice(0, count)) h = b.forward(h, inputs.encoderOutput)
     return h
   }
 
@@ -172,6 +192,14 @@ export const createTransformer = (config: TransformerConfig, seed: number): Tran
     forward: (tokens, inputs = {}) => tf.tidy(() => logits(blocksOutput(tokens, inputs))), // (B, T, vocab)
     forwardHidden: (tokens, inputs = {}) => tf.tidy(() => finalNorm(blocksOutput(tokens, inputs))), // (B, T, W)
     head: (hidden) => tf.tidy(() => head(hidden)),
+    attentionWeights: (tokens, layer, inputs = {}) => {
+      if (!Number.isInteger(layer) || layer < 0 || layer >= blocks.length) throw new RangeError(`attentionWeights: layer ${layer} is not one of 0 … ${blocks.length - 1}`)
+      return tf.tidy(() => {
+        const weights = blocks[layer]!.attentionWeights(blocksOutput(tokens, inputs, layer), inputs.encoderOutput) // (B·H, T, Tkeys)
+        const [rows, length, keys] = weights.shape
+        return tf.reshape(weights, [tokens.shape[0], rows / tokens.shape[0], length, keys]) // (B, H, T, Tkeys)
+      })
+    },
     sampler: (batch, inputs = {}) => {
       checkInputs(config, batch, 0, inputs)
       const steppers = blocks.map((b) => b.stepper(inputs.encoderOutput))
@@ -255,10 +283,12 @@ interface Stepper {
   readonly dispose: () => void
 }
 
-/** A residual block or attention layer: over whole sequences, or stepwise. */
+/** A residual block or attention layer: over whole sequences, or stepwise; and its attention's weights. */
 interface Layer {
   readonly forward: (x: tf.Tensor3D, encoderOutput?: tf.Tensor3D) => tf.Tensor3D
   readonly stepper: (encoderOutput?: tf.Tensor3D) => Stepper
+  /** The layer's input (B, T, W) → its attention's softmax weights (B·H, T, Tkeys). */
+  readonly attentionWeights: (x: tf.Tensor3D, encoderOutput?: tf.Tensor3D) => tf.Tensor3D
 }
 
 /** x + attention(LN(x)), then x + MLP(LN(x)): (B, T, W) → (B, T, W). */
@@ -277,6 +307,7 @@ const block = (p: Parameters, name: string, c: TransformerConfig, type: Attentio
       const inner = attention.stepper(encoderOutput)
       return { step: (x) => residual(x, inner.step), dispose: inner.dispose }
     },
+    attentionWeights: (x, encoderOutput) => attention.attentionWeights(norm1(x), encoderOutput),
   }
 }
 
@@ -299,6 +330,10 @@ const causalSelfAttention = (p: Parameters, name: string, c: TransformerConfig, 
         dispose: () => cache.dispose(),
       }
     },
+    attentionWeights: (x) => {
+      const [q, k] = project(x)
+      return selfAttentionWeights(type, q, k, c.blockLength)
+    },
   }
 }
 
@@ -309,13 +344,15 @@ const encoderDecoderAttention = (p: Parameters, name: string, c: TransformerConf
   const keyValue = dense(p, `${name}.kv`, c.encoderWidth!, 2 * width)
   const out = dense(p, `${name}.out`, width, c.width)
   const keysValues = (context: tf.Tensor3D) => tf.split(keyValue(context), 2, 2).map((t) => splitHeads(t as tf.Tensor3D, c.heads)) as [tf.Tensor3D, tf.Tensor3D]
-  const attend = (x: tf.Tensor3D, [k, v]: [tf.Tensor3D, tf.Tensor3D]) => out(mergeHeads(maskedAttention(splitHeads(query(x), c.heads), k, v), x.shape[0]))
+  const queries = (x: tf.Tensor3D) => splitHeads(query(x), c.heads)
+  const attend = (x: tf.Tensor3D, [k, v]: [tf.Tensor3D, tf.Tensor3D]) => out(mergeHeads(maskedAttention(queries(x), k, v), x.shape[0]))
   return {
     forward: (x, encoderOutput) => attend(x, keysValues(encoderOutput!)),
     stepper: (encoderOutput) => {
       const projected = tf.tidy(() => keysValues(encoderOutput!)) // once per sampler
       return { step: (x) => attend(x, projected), dispose: () => tf.dispose(projected) }
     },
+    attentionWeights: (x, encoderOutput) => attentionWeights(queries(x), keysValues(encoderOutput!)[0]),
   }
 }
 

@@ -32,3 +32,14 @@ export const openTable = <Row>(kind: TableKind<Row>, shards: ReadonlyArray<Shard
     all: (): Effect.Effect<ReadonlyArray<Row>, ArtifactReadError> => Stream.runCollect(stream()).pipe(Effect.map(Chunk.toReadonlyArray)),
   }
 }
+
+/**
+ * Opens Parquet files from outside the store (a user's file, another artifact's shards) as a
+ * table of `kind`; fails with an ArtifactReadError naming a file that is not readable Parquet.
+ */
+export const openTableFiles = <Row>(kind: TableKind<Row>, files: ReadonlyArray<string>): Effect.Effect<TableReader<Row>, ArtifactReadError> =>
+  Effect.flatMap(parquet, (p) =>
+    Effect.map(
+      Effect.forEach(files, (file) => Effect.map(p.readShardMeta(file), (meta) => ({ path: file, absolutePath: file, rows: meta.rows, bytes: meta.bytes, rowGroups: meta.rowGroups }))),
+      (shards) => openTable(kind, shards),
+    ))

@@ -289,8 +289,12 @@ class Prior(nn.Module):
 
     def forward(self, tokens, conditions, upper=None, lyrics=None):
         """-> logits (B, T, vocab), and lyric logits (B, Tl, characters) or None."""
+        conditioning, states, lyric_logits = self.condition(conditions, tokens.shape[1], upper, lyrics)
+        return self.prior(tokens.long(), conditioning, states), lyric_logits
+
+    def condition(self, conditions, t, upper=None, lyrics=None):
+        """The Transformer's inputs over t positions: (conditioning (B, t, W) or None, lyric states (B, Tl, We) or None, lyric logits or None)."""
         c = self.c
-        t = tokens.shape[1]
         parts = []
         if c.get("labels"):
             bag = max(1, *map(len, conditions["genres"]))
@@ -307,7 +311,7 @@ class Prior(nn.Module):
         if c.get("lyrics"):
             states = self.lyrics_encoder.hidden(lyrics.long())
             lyric_logits = self.lyrics_encoder.head(states)
-        return self.prior(tokens.long(), conditioning, states), lyric_logits
+        return conditioning, states, lyric_logits
 
     def losses(self, tokens, lyrics, logits, lyric_logits):
         """(total, prior bits/token, lyric bits per known character or None), as models/prior.ts."""

@@ -14,8 +14,8 @@ export interface Args {
   readonly flags: ReadonlyMap<string, ReadonlyArray<string>>
 }
 
-/** Parses `argv` (without node and the script). */
-export const parseArgs = (argv: ReadonlyArray<string>): Args => {
+/** Parses `argv` (without node and the script); `known` gives the flags (name → takes a value), the built-in commands' by default. */
+export const parseArgs = (argv: ReadonlyArray<string>, known: Readonly<Record<string, boolean>> = FLAGS): Args => {
   const [command = "help", ...rest] = argv
   const positionals: string[] = []
   const flags = new Map<string, string[]>()
@@ -27,9 +27,9 @@ export const parseArgs = (argv: ReadonlyArray<string>): Args => {
     }
     const eq = arg.indexOf("=")
     const name = arg.slice(2, eq < 0 ? undefined : eq)
-    if (!(name in FLAGS)) throw new UsageError({ reason: `unknown option --${name}; see \`jukeflow help\`` })
+    if (!(name in known)) throw new UsageError({ reason: `unknown option --${name}; see \`jukeflow help${known === FLAGS ? "" : ` ${command}`}\`` })
     let value = "true"
-    if (FLAGS[name]) {
+    if (known[name]) {
       const next = eq >= 0 ? arg.slice(eq + 1) : rest[++i]
       if (next === undefined) throw new UsageError({ reason: `option --${name} needs a value` })
       value = next

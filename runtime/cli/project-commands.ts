@@ -17,8 +17,12 @@ export interface ProjectCommand {
   readonly summary: string
   /** The arguments, e.g. `DIR [--songs N]`. */
   readonly usage: string
-  /** Runs with the arguments after the command's name; resolves to the exit code. */
-  readonly run: (args: ReadonlyArray<string>) => Promise<number>
+  /**
+   * Runs with the arguments after the command's name, to the exit code. An Effect is interrupted
+   * on SIGINT/SIGTERM like `jukeflow run` (its stage runs publish nothing partial); its failures
+   * are printed as one sentence with exit code 2 for a PipelineError or UsageError, else 1.
+   */
+  readonly run: (args: ReadonlyArray<string>) => Promise<number> | Effect.Effect<number, unknown>
 }
 
 /** The project's commands, name → module path, from the config of the current folder's project. */
@@ -26,7 +30,7 @@ export const projectCommands = Effect.map(loadProject(process.cwd()), (project) 
   Object.fromEntries(Object.entries(project.config.commands ?? {}).map(([name, module]) => [name, resolve(project.root, module)])))
 
 /** Runs project command `name` with `args`, or fails with a UsageError when there is none. */
-export const runProjectCommand = (name: string, args: ReadonlyArray<string>) =>
+export const runProjectCommand = (name: string, args: ReadonlyArray<string>): Effect.Effect<number, unknown> =>
   Effect.gen(function* () {
     const commands = yield* projectCommands
     const file = commands[name]
@@ -39,7 +43,8 @@ export const runProjectCommand = (name: string, args: ReadonlyArray<string>) =>
     if (!command || typeof command.run !== "function") {
       return yield* new PipelineError({ where: file, reason: `exports no \`command\` for "${name}" (export const command: ProjectCommand)` })
     }
-    return yield* Effect.promise(() => command.run(args))
+    const result = command.run(args)
+    return Effect.isEffect(result) ? yield* result : yield* Effect.promise(() => result)
   })
 
 /** Help lines for the project's commands (their modules are imported to read each summary). */

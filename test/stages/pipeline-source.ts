@@ -4,7 +4,7 @@
  */
 import { REPO, RUNTIME } from "../runtime/fixture.ts"
 
-const STAGES = ["songs", "ingest", "vocab", "align", "chunk", "vqvae-train", "encode", "decode", "evaluate", "prior-train"]
+const STAGES = ["songs", "ingest", "vocab", "align", "chunk", "vqvae-train", "encode", "decode", "evaluate", "prior-train", "sample"]
 const exportName = (file: string) => file.replace(/-(\w)/g, (_, c: string) => c.toUpperCase())
 
 /** A pipeline file: the first stages (chunk params as given, ingest at `sampleRate`), then `more` lines of uses. */
