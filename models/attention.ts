@@ -19,10 +19,11 @@
  * `attentionWeights` and `selfAttentionWeights` give the softmax weights themselves (N, Tq, Tk), for
  * reading an attention layer, e.g. the lyrics alignment of an encoder-decoder head (alignment.ts).
  *
- * For sampling, `keyValueCache` attends a few new positions at a time to the keys and values it
- * kept, and keeps only what later positions can still see: dense and column keep every position
- * (each later query sees the earlier ones at its own offset), row the current block, previous-row
- * the previous and the current block. `attends` is the one definition the cache and the tests share.
+ * For sampling, `keyValueCache` attends new positions to the keys and values it kept, and keeps only
+ * what later positions can still see: dense and column keep every position (column per offset in
+ * the block, each later query sees the earlier ones at its own offset), row the current block,
+ * previous-row the previous and the current block. `attends` is the one definition the cache (for a
+ * primer's masks) and the tests share.
  */
 import * as tf from "@tensorflow/tfjs-core"
 import { matMul } from "./ops.ts"
@@ -116,38 +117,72 @@ export interface KeyValueCache {
 }
 
 /**
- * An empty cache for one self-attention layer of `type`. It holds the keys and values of a run of
- * positions [first, length); each call attends the new queries to the kept positions they see
- * (gathered, and masked only where they differ between queries), then drops what no later query
- * can see. Long chunks (a primer) go a block at a time, so that a mask is at most
- * (L, positions kept). Call `attend` inside a tidy: the kept tensors are kept out of it.
+ * An empty cache for one self-attention layer of `type`. It keeps keys and values by what a later
+ * query reads: row and previous-row per block (N, ≤ L, dh), the current block (and the one before),
+ * dense one run from position 0, column per offset within the block (N, blocks so far, dh). A query
+ * reads its visible keys whole, with no mask and no gather: row its block so far, previous-row the
+ * block before, dense every position so far, column those at its offset. A chunk of several queries
+ * (a primer) goes a block at a time, under a causal mask within the block (column: a query at a time).
+ * Call `attend` inside a tidy: the kept tensors are kept out of it.
  */
 export const keyValueCache = (type: SelfAttentionType, blockLength: number): KeyValueCache => {
-  let keys: tf.Tensor3D | undefined // (N, length − first, dh)
-  let values: tf.Tensor3D | undefined
-  let first = 0
+  const kept = new Map<number, [keys: tf.Tensor3D, values: tf.Tensor3D]>() // by block, offset (column) or 0 (dense)
   let length = 0
 
-  /** attend() for at most a block of queries. */
-  const attendFew = (q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3D): tf.Tensor3D => {
-    const next = length + q.shape[1]
-    const queries = range(length, next)
-    const allKeys = keys === undefined ? k : tf.concat([keys, k], 1) // (N, next − first, dh)
-    const allValues = values === undefined ? v : tf.concat([values, v], 1)
-    const seen = range(first, next).filter((j) => queries.some((i) => attends(type, i, j, blockLength)))
-    let out: tf.Tensor3D
-    if (seen.length === 0) out = tf.zerosLike(q)
-    else {
-      const mask = visibilityValues(type, queries, seen, blockLength)
-      const visible = mask.every((m) => m === 1) ? undefined : tf.tensor2d(mask, [queries.length, seen.length])
-      const rows = seen.map((j) => j - first)
-      out = maskedAttention(q, pickRows(allKeys, rows), pickRows(allValues, rows), visible)
+  /** Appends k, v (N, n, dh) to the run kept under `key`; returns the whole run. */
+  const append = (key: number, k: tf.Tensor3D, v: tf.Tensor3D): [tf.Tensor3D, tf.Tensor3D] => {
+    const old = kept.get(key)
+    const run: [tf.Tensor3D, tf.Tensor3D] = old === undefined ? [k, v] : [tf.concat([old[0], k], 1), tf.concat([old[1], v], 1)]
+    kept.set(key, [tf.keep(run[0]), tf.keep(run[1])])
+    if (old !== undefined) tf.dispose(old)
+    return run
+  }
+  /** Frees the blocks before `block`, which no later query sees. */
+  const dropBefore = (block: number): void => {
+    for (const [key, run] of kept) {
+      if (key < block) {
+        tf.dispose(run)
+        kept.delete(key)
+      }
     }
-    const keepFrom = firstVisibleAfter(type, next, blockLength)
-    tf.dispose([keys, values].filter((t) => t !== undefined))
-    ;[keys, values] = keepFrom < next ? [allKeys, allValues].map((t) => tf.keep(pickRows(t, range(keepFrom - first, next - first)))) : []
-    first = Math.min(keepFrom, next)
-    length = next
+  }
+
+  /** attend() for queries within one block. */
+  const attendInBlock = (q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3D): tf.Tensor3D => {
+    const count = q.shape[1]
+    if (type === "column" && count > 1) {
+      const [qs, ks, vs] = [q, k, v].map((t) => tf.split(t, count, 1)) as [tf.Tensor3D[], tf.Tensor3D[], tf.Tensor3D[]]
+      return tf.concat(qs.map((one, i) => attendInBlock(one, ks[i]!, vs[i]!)), 1)
+    }
+    const block = Math.floor(length / blockLength)
+    /** Dense's and row's mask over the run they attend, [0 or the block's start, length + count); none for one query, which sees it all. */
+    const mask = () => {
+      const from = type === "dense" ? 0 : block * blockLength
+      return count === 1 ? undefined : visibility(type, range(length, length + count), range(from, length + count), blockLength)
+    }
+    let out: tf.Tensor3D
+    switch (type) {
+      case "dense":
+      case "row": {
+        const [keys, values] = append(type === "dense" ? 0 : block, k, v) // (N, length + count − from, dh)
+        out = maskedAttention(q, keys, values, mask())
+        if (type === "row") dropBefore(block)
+        break
+      }
+      case "column": {
+        const [keys, values] = append(length % blockLength, k, v) // (N, block + 1, dh)
+        out = maskedAttention(q, keys, values)
+        break
+      }
+      case "previous-row": {
+        const previous = kept.get(block - 1)
+        out = previous === undefined ? tf.zerosLike(q) : maskedAttention(q, previous[0], previous[1])
+        append(block, k, v)
+        dropBefore(block - 1)
+        break
+      }
+    }
+    length += count
     return out
   }
 
@@ -157,14 +192,15 @@ export const keyValueCache = (type: SelfAttentionType, blockLength: number): Key
     },
     attend(q, k, v) {
       const count = q.shape[1]
-      if (count <= blockLength) return attendFew(q, k, v)
-      const sizes = range(0, Math.ceil(count / blockLength)).map((i) => Math.min(blockLength, count - i * blockLength))
+      const first = Math.min(count, blockLength - (length % blockLength)) // to the end of the current block
+      if (count === first) return attendInBlock(q, k, v)
+      const sizes = [first, ...range(0, Math.ceil((count - first) / blockLength)).map((i) => Math.min(blockLength, count - first - i * blockLength))]
       const [qs, ks, vs] = [q, k, v].map((t) => tf.split(t, sizes, 1)) as [tf.Tensor3D[], tf.Tensor3D[], tf.Tensor3D[]]
-      return tf.concat(qs.map((piece, i) => attendFew(piece, ks[i]!, vs[i]!)), 1)
+      return tf.concat(qs.map((piece, i) => attendInBlock(piece, ks[i]!, vs[i]!)), 1)
     },
     dispose() {
-      tf.dispose([keys, values].filter((t) => t !== undefined))
-      keys = values = undefined
+      for (const run of kept.values()) tf.dispose(run)
+      kept.clear()
     },
   }
 }
@@ -176,29 +212,6 @@ const visibilityValues = (type: SelfAttentionType, queries: readonly number[], k
   const values = new Float32Array(queries.length * keys.length)
   queries.forEach((i, a) => keys.forEach((j, b) => (values[a * keys.length + b] = attends(type, i, j, blockLength) ? 1 : 0)))
   return values
-}
-
-/** The first position that a query at `next` or later can see under `type`. */
-const firstVisibleAfter = (type: SelfAttentionType, next: number, blockLength: number): number => {
-  const block = Math.floor(next / blockLength)
-  switch (type) {
-    case "dense":
-    case "column":
-      return 0
-    case "row":
-      return block * blockLength
-    case "previous-row":
-      return Math.max(0, block - 1) * blockLength
-  }
-}
-
-/** Rows `rows` (ascending) of (N, T, dh) along T: a slice when they are consecutive, else a gather. */
-const pickRows = (t: tf.Tensor3D, rows: readonly number[]): tf.Tensor3D => {
-  const [n, length, width] = t.shape
-  const start = rows[0]!
-  if (rows.length === length) return t
-  if (rows.at(-1)! - start === rows.length - 1) return tf.slice(t, [0, start, 0], [n, rows.length, width])
-  return tf.gather(t, tf.tensor1d(Array.from(rows), "int32"), 1)
 }
 
 /** q, k, v (N, G, S, dh): attention within each of the G groups → (N, G, S, dh). */

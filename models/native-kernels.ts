@@ -6,7 +6,7 @@
  * `registerNativeKernels(backend)` registers three conv kernels of ours (`JukeflowCorrelate`,
  * `JukeflowTransposedCorrelate`, `JukeflowFilterGradient`) that ops.ts calls when they exist, ReLU
  * and its gradient (`JukeflowRelu`, `JukeflowReluGradient`, for ops.ts's `relu`) and Adam's update
- * (`JukeflowAdam`, for adam.ts), each one pass; column sums (`JukeflowColumnSums`, bias gradients),
+ * (`JukeflowAdam`, for adam.ts), each one pass; a dense layer without gradient (`JukeflowLinear`, for sampling); column sums (`JukeflowColumnSums`, bias gradients),
  * LayerNorm and softmax cross-entropy, each with its gradient kernel, a row at a time
  * (native-rows.ts); and replaces the backend's `BatchMatMul` (falling
  * back to the backend's own for shapes it does not take). The conv kernels take padding, cropping
@@ -17,7 +17,7 @@
  */
 import * as tf from "@tensorflow/tfjs-core"
 import { native, nativeUnavailable } from "../native/index.ts"
-import { floats, memoryOf } from "./native-memory.ts"
+import { floats, memoryOf, rowsOf } from "./native-memory.ts"
 import { rowKernels } from "./native-rows.ts"
 
 export { COLUMN_SUMS, LAYER_NORM, LAYER_NORM_GRADIENT, SOFTMAX_CROSS_ENTROPY, SOFTMAX_CROSS_ENTROPY_GRADIENT } from "./native-rows.ts"
@@ -29,6 +29,7 @@ export const FILTER_GRADIENT = "JukeflowFilterGradient"
 export const RELU = "JukeflowRelu"
 export const RELU_GRADIENT = "JukeflowReluGradient"
 export const ADAM = "JukeflowAdam"
+export const LINEAR = "JukeflowLinear"
 
 /** Attributes of our conv kernels. */
 export interface CorrelateAttrs {
@@ -217,6 +218,28 @@ const batchMatMulKernel = (backendName: string, fallback: tf.KernelFunc): tf.Ker
 }
 
 /**
+ * A dense layer, x (…, Cin) · w (Cin, Cout) + bias (Cout) → (…, Cout), as one BLAS call that starts
+ * from the bias rows (β = 1): where tfjs runs a reshape, a product, a reshape and an add. No
+ * gradient: ops.ts's `linear` takes it only while no tape records (sampling).
+ */
+const linearKernel = (backendName: string): tf.KernelFunc => ({ inputs, backend }) => {
+  const memory = memoryOf(backendName, backend)
+  const [x, w] = [floats(inputs.x, "x"), floats(inputs.w, "w")]
+  const bias = inputs.bias === undefined ? undefined : floats(inputs.bias, "bias")
+  const [rows, k] = rowsOf(x, "x")
+  if (w.shape.length !== 2 || w.shape[0] !== k) throw new RangeError(`linear: w has shape [${w.shape}], x [${x.shape}]`)
+  const n = w.shape[1]!
+  const y = memory.output([...x.shape.slice(0, -1), n])
+  const out = memory.view(y)
+  if (bias !== undefined) {
+    const b = memory.view(bias)
+    for (let r = 0; r < rows; r++) out.set(b, r * n)
+  }
+  native!.sgemmBatched(1, false, false, rows, n, k, 1, memory.view(x), 0, memory.view(w), 0, bias === undefined ? 0 : 1, out, 0)
+  return y
+}
+
+/**
  * Whether wasm's own BatchMatMul takes this product rather than a BLAS running `threads` threads: one
  * row times one matrix of at most `ROW_PRODUCT_LIMIT` elements, untransposed (a sampler's token
  * through a linear layer; bias gradients, once rows of ones times dy, are column sums of ours now),
@@ -249,6 +272,7 @@ export const registerNativeKernels = (backendName: string): string[] => {
     [RELU, reluKernel(backendName)],
     [RELU_GRADIENT, reluGradientKernel(backendName)],
     [ADAM, adamKernel(backendName)],
+    [LINEAR, linearKernel(backendName)],
     ...rowKernels(backendName),
   ]
   for (const [kernelName, kernelFunc] of ours) {
@@ -283,6 +307,10 @@ export const nativeFilterGradient = (x: tf.Tensor3D, dy: tf.Tensor3D, attrs: Fil
   const result = tf.engine().runKernel(FILTER_GRADIENT, { x, dy }, attrs as unknown as tf.NamedAttrMap) as tf.Tensor | tf.Tensor[]
   return Array.isArray(result) ? { dw: result[0] as tf.Tensor3D, db: result[1] as tf.Tensor1D } : { dw: result as tf.Tensor3D }
 }
+
+/** x (…, Cin) · w (Cin, Cout) + bias (Cout) in one BLAS call, without a gradient. */
+export const nativeLinear = (x: tf.Tensor, w: tf.Tensor2D, bias?: tf.Tensor1D): tf.Tensor =>
+  tf.engine().runKernel(LINEAR, bias === undefined ? { x, w } : { x, w, bias }) as tf.Tensor
 
 /** max(0, x) in one native pass, with its gradient. */
 export const nativeRelu = <T extends tf.Tensor>(x: T): T => tf.engine().runKernel(RELU, { x }) as T

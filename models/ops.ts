@@ -19,11 +19,21 @@
  * the convs costing as much as the convs. `relu` is here for the same reason: one native pass each way.
  */
 import * as tf from "@tensorflow/tfjs-core"
-import { customGradient } from "./custom-gradient.ts"
+import { customGradient as recordedGradient, type GradientFunction } from "./custom-gradient.ts"
 import {
-  hasNativeKernels, nativeColumnSums, nativeCorrelate, nativeFilterGradient, nativeLayerNorm, nativeLayerNormGradient, nativeRelu,
+  hasNativeKernels, nativeColumnSums, nativeLinear, nativeCorrelate, nativeFilterGradient, nativeLayerNorm, nativeLayerNormGradient, nativeRelu,
   nativeSoftmaxCrossEntropy, nativeSoftmaxCrossEntropyGradient, nativeTransposedCorrelate,
 } from "./native-kernels.ts"
+
+/**
+ * `customGradient`, but only while a gradient tape records: otherwise (sampling, evaluation) the
+ * forward's kernels run bare, the same kernels and so the same numbers, without tfjs's custom-op
+ * bookkeeping (a few µs per op, most of a sampling step's ops).
+ */
+const customGradient = <T extends tf.Tensor>(
+  inputs: tf.Tensor[],
+  forward: (save: tf.GradSaveFunc) => { value: T; gradFunc: GradientFunction<T> },
+): T => (tf.engine().isTapeOn() ? recordedGradient(inputs, forward) : forward(() => {}).value)
 
 /** Options of `conv1d`. */
 export interface ConvOptions {
@@ -247,6 +257,7 @@ export const matMulByConstant = (a: tf.Tensor2D, b: tf.Tensor2D): tf.Tensor2D =>
 
 /** A dense layer on the last axis: x (..., Cin), w (Cin, Cout), b (Cout) → (..., Cout). */
 export const linear = (x: tf.Tensor, w: tf.Tensor2D, b?: tf.Tensor1D): tf.Tensor => {
+  if (hasNativeKernels() && !tf.engine().isTapeOn()) return nativeLinear(x, w, b) // one kernel, where sampling spends its time
   const rows = tf.reshape(x, [-1, w.shape[0]]) as tf.Tensor2D
   const y = tf.reshape(matMul(rows, w), [...x.shape.slice(0, -1), w.shape[1]])
   return b === undefined ? y : addBias(y, b)

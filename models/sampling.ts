@@ -86,9 +86,8 @@ export const chooseTokens = (logits: tf.Tensor2D, choice: TokenChoice, random: R
 export const chooseToken = (logits: ArrayLike<number>, choice: TokenChoice, random: Random): number => {
   const { temperature = 1, topK = 0, topP = 1 } = choice
   checkChoice(choice, logits.length)
-  const order = Array.from({ length: logits.length }, (_, i) => i).sort((a, b) => logits[b]! - logits[a]! || a - b) // most likely first, ties by id
-  if (temperature === 0) return order[0]!
-  const kept = topK > 0 ? order.slice(0, topK) : order
+  if (temperature === 0) return argmax(logits)
+  const kept = mostLikely(logits, topK > 0 ? topK : logits.length)
   const top = logits[kept[0]!]!
   const weights = kept.map((i) => Math.exp((logits[i]! - top) / temperature)) // float64, the largest 1
   let count = weights.length
@@ -104,6 +103,28 @@ export const chooseToken = (logits: ArrayLike<number>, choice: TokenChoice, rand
     if (u < 0) return kept[i]!
   }
   return kept[count - 1]!
+}
+
+/** The index of the largest logit, the lowest of tied ones. */
+const argmax = (logits: ArrayLike<number>): number => {
+  let best = 0
+  for (let i = 1; i < logits.length; i++) if (logits[i]! > logits[best]!) best = i
+  return best
+}
+
+/**
+ * The `count` most likely token ids, most likely first, ties by id. Fewer than all are picked
+ * before sorting: those above the count-th largest logit (a sort of the bare numbers, no
+ * comparator), then the lowest ids of those equal to it.
+ */
+const mostLikely = (logits: ArrayLike<number>, count: number): number[] => {
+  const ids = Array.from({ length: logits.length }, (_, i) => i)
+  const byLikelihood = (a: number, b: number) => logits[b]! - logits[a]! || a - b
+  if (count >= logits.length) return ids.sort(byLikelihood)
+  const threshold = Float64Array.from(logits).sort()[logits.length - count]!
+  const above = ids.filter((i) => logits[i]! > threshold)
+  const at = ids.filter((i) => logits[i] === threshold).slice(0, count - above.length)
+  return [...above, ...at].sort(byLikelihood)
 }
 
 /**

@@ -203,13 +203,16 @@ export const createTransformer = (config: TransformerConfig, seed: number): Tran
     sampler: (batch, inputs = {}) => {
       checkInputs(config, batch, 0, inputs)
       const steppers = blocks.map((b) => b.stepper(inputs.encoderOutput))
+      const span = Math.min(contextLength, inputs.conditioning?.shape[1] ?? contextLength)
+      // every position's embedding and conditioning, (B·span, W), once: a step gathers its rows
+      const positioned = tf.tidy(() => tf.reshape(withPositions(tf.zeros([batch, span, width]), 0, inputs.conditioning), [batch * span, width]))
       let length = 0
       const run = (embedded: () => tf.Tensor3D, count: number): tf.Tensor3D => {
         if (length + count > contextLength) throw new RangeError(`sampler: position ${length + count - 1} is past the context of ${contextLength}`)
-        const conditioningLength = inputs.conditioning?.shape[1] ?? Infinity
-        if (length + count > conditioningLength) throw new RangeError(`sampler: the conditioning covers ${conditioningLength} positions, not ${length + count}`)
+        if (length + count > span) throw new RangeError(`sampler: the conditioning covers ${span} positions, not ${length + count}`)
         const out = tf.tidy(() => {
-          let h = withPositions(embedded(), length, inputs.conditioning) // (B, n, W)
+          const rows = Int32Array.from({ length: batch * count }, (_, i) => Math.floor(i / count) * span + length + (i % count))
+          let h = tf.add(embedded(), tf.reshape(tf.gather(positioned, rows), [batch, count, width])) as tf.Tensor3D // (B, n, W)
           for (const s of steppers) h = s.step(h)
           return logits(h) // (B, n, vocab)
         })
@@ -229,7 +232,10 @@ export const createTransformer = (config: TransformerConfig, seed: number): Tran
           if (tokens.shape[0] !== batch) throw new RangeError(`sampler: ${tokens.shape[0]} sequences of tokens, the sampler has ${batch}`)
           return run(() => embed(tokens), tokens.shape[1])
         },
-        dispose: () => steppers.forEach((s) => s.dispose()),
+        dispose: () => {
+          steppers.forEach((s) => s.dispose())
+          positioned.dispose()
+        },
       }
     },
   }
@@ -391,6 +397,7 @@ const dense = (p: Parameters, name: string, inputs: number, outputs: number): Mo
 const splitHeads = (x: tf.Tensor3D, heads: number): tf.Tensor3D => {
   const [batch, length, width] = x.shape
   const perHead = width / heads
+  if (length === 1) return tf.reshape(x, [batch * heads, 1, perHead]) // one position: the transpose moves nothing
   return tf.reshape(tf.transpose(tf.reshape(x, [batch, length, heads, perHead]), [0, 2, 1, 3]), [batch * heads, length, perHead])
 }
 
@@ -398,6 +405,7 @@ const splitHeads = (x: tf.Tensor3D, heads: number): tf.Tensor3D => {
 const mergeHeads = (x: tf.Tensor3D, batch: number): tf.Tensor3D => {
   const [rows, length, perHead] = x.shape
   const heads = rows / batch
+  if (length === 1) return tf.reshape(x, [batch, 1, heads * perHead])
   return tf.reshape(tf.transpose(tf.reshape(x, [batch, heads, length, perHead]), [0, 2, 1, 3]), [batch, length, heads * perHead])
 }
 

@@ -1,7 +1,8 @@
 /**
  * The demo: the whole Jukebox method on a small generated corpus, sized to run on a laptop CPU.
- * Run it with `npm start` (or `npx jukeflow run pipelines/demo.ts`). Stages are added here as
- * they are built; today it runs from the corpus through the VQ-VAE's `evaluate`.
+ * Run it with `npm start` (or `npx jukeflow run pipelines/demo.ts`): the corpus, the three
+ * VQ-VAEs and what they encode, the top prior with lyrics and the two upsamplers, and two samples
+ * (one ancestral with lyrics, one primed from a held-out song), each decoded to WAV with a page.
  */
 import { Pipeline, use } from "../runtime/index.ts"
 import { align } from "../stages/align.ts"
@@ -15,6 +16,7 @@ import { encode } from "../stages/encode.ts"
 import { decode } from "../stages/decode.ts"
 import { evaluate } from "../stages/evaluate.ts"
 import { priorTrain } from "../stages/prior-train.ts"
+import { sample } from "../stages/sample.ts"
 
 /**
  * Demo-sized VQ-VAE training: a few dozen steps per level, each level in a process of its own.
@@ -46,6 +48,22 @@ export const priorStages = {
   "bottom-upsampler": use(priorTrain, { params: { level: 0, steps: 100, batch: 4 }, inputs: priorInputs }),
 }
 
+/** The words the demo's first sample sings: characters of the lyrics vocabulary (dataset/lyrics.ts). */
+const SAMPLE_LYRICS = `Oh, the night is long
+and I sing my song;
+hold on, hold on,
+the morning comes.`
+
+/**
+ * Two samples from the priors, 6 s each: one sampled from nothing with lyrics, one continuing 3 s
+ * of a held-out song (s003, Cy Ember, never seen in training). `jukeflow sample` makes more.
+ */
+const sampleInputs = { topPrior: "top-prior", middlePrior: "middle-upsampler", bottomPrior: "bottom-upsampler", ...levels, vocab: "vocab", tokens: "encode" } as const
+export const sampleStages = {
+  sample: use(sample, { params: { artist: "Ada Vale", genre: "folk", lyrics: SAMPLE_LYRICS, seconds: 6, seed: 7 }, inputs: sampleInputs }),
+  "sample-primed": use(sample, { params: { artist: "Cy Ember", genre: "rock", seconds: 6, prime: { song: "s003", seconds: 3 }, seed: 7 }, inputs: sampleInputs }),
+}
+
 /** The codec stages, fed by the three levels. */
 export const codecStages = {
   encode: use(encode, { params: { windowTokens: 8192 }, inputs: { songs: "songs", audio: "ingest", ...levels } }),
@@ -60,4 +78,5 @@ export default Pipeline.define("demo", {
   "vqvae-top": vqvae(2, demoTraining),
   ...codecStages,
   ...priorStages,
+  ...sampleStages,
 })

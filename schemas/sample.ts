@@ -4,13 +4,20 @@
  */
 import { Schema } from "effect"
 
-/** One number per level, top first as sampling runs. */
-const PerLevel = (top: number, middle: number, bottom: number, check: Schema.Schema<number>) =>
-  Schema.optionalWith(Schema.Struct({
+/** One number per level, top first as sampling runs, or one number for every level (`--set sample.temperature=0.9`). */
+const PerLevel = (top: number, middle: number, bottom: number, check: Schema.Schema<number>) => {
+  const levels = Schema.Struct({
     top: Schema.optionalWith(check, { default: () => top }),
     middle: Schema.optionalWith(check, { default: () => middle }),
     bottom: Schema.optionalWith(check, { default: () => bottom }),
-  }), { default: () => ({ top, middle, bottom }) })
+  })
+  const one = Schema.transform(check, Schema.typeSchema(levels), {
+    strict: true,
+    decode: (value) => ({ top: value, middle: value, bottom: value }),
+    encode: (levels) => levels.top,
+  })
+  return Schema.optionalWith(Schema.Union(levels, one), { default: () => ({ top, middle, bottom }) })
+}
 
 const Positive = Schema.Number.pipe(Schema.positive({ message: () => "must be a number above 0" }))
 
@@ -31,11 +38,23 @@ export const SampleCodes = Schema.Struct({
 })
 export type SampleCodes = typeof SampleCodes.Type
 
+/** A label: a name from the pipeline's vocabulary (`jukeflow inspect vocab`), or a blend of names (their embeddings mixed by weight). */
+export const SampleLabel = Schema.Union(
+  Schema.String,
+  Schema.NonEmptyArray(Schema.Struct({ name: Schema.String, weight: Schema.Number.pipe(Schema.positive({ message: () => "must be a weight above 0" })) })),
+)
+export type SampleLabel = typeof SampleLabel.Type
+
+/** The labels from `second` on: a duet's second voice, a change of style. */
+export const SampleChange = Schema.Struct({ second: Positive, artist: SampleLabel, genre: SampleLabel })
+export type SampleChange = typeof SampleChange.Type
+
 /** What to sample: the `sample` stage's params. */
 export const SampleRequest = Schema.Struct({
-  /** A name from the pipeline's vocabulary (`jukeflow inspect vocab`). */
-  artist: Schema.String,
-  genre: Schema.String,
+  artist: SampleLabel,
+  genre: SampleLabel,
+  /** Label changes, in order of their seconds; each lands at the first window at or after its second (models/sampling.ts `labelSchedule`). */
+  changes: Schema.optionalWith(Schema.Array(SampleChange), { default: () => [] }),
   /** The words to sing; characters outside the lyrics vocabulary are refused. Ignored by a top prior without lyrics. */
   lyrics: Schema.optionalWith(Schema.String, { default: () => "" }),
   /** Seconds of audio to make (the primer or continued codes included). */
@@ -45,15 +64,15 @@ export const SampleRequest = Schema.Struct({
   /** Softmax temperature per level [the reference: 0.98, 0.99, 0.99]; 0 takes the most likely code. */
   temperature: PerLevel(0.98, 0.99, 0.99, Schema.Number.pipe(Schema.nonNegative({ message: () => "must be 0 or above" }))),
   /** A window starts this fraction of the context after the one before [paper: 0.5, 0.5, 0.125]. */
-  hopFraction: PerLevel(0.5, 0.5, 0.125, Schema.Number.pipe(Schema.greaterThan(0), Schema.lessThanOrEqualTo(1, { message: () => "must be in (0, 1]" }))),
+  hopFraction: PerLevel(0.5, 0.5, 0.125, Schema.Number.pipe(Schema.greaterThan(0, { message: () => "must be in (0, 1]" }), Schema.lessThanOrEqualTo(1, { message: () => "must be in (0, 1]" }))),
   /** Keep the k most likely codes (0: all), and the nucleus of probability p (1: all). */
-  topK: Schema.optionalWith(Schema.Int.pipe(Schema.nonNegative()), { default: () => 0 }),
-  topP: Schema.optionalWith(Schema.Number.pipe(Schema.greaterThan(0), Schema.lessThanOrEqualTo(1)), { default: () => 1 }),
+  topK: Schema.optionalWith(Schema.Int.pipe(Schema.nonNegative({ message: () => "must be a whole number, 0 or above" })), { default: () => 0 }),
+  topP: Schema.optionalWith(Schema.Number.pipe(Schema.greaterThan(0, { message: () => "must be in (0, 1]" }), Schema.lessThanOrEqualTo(1, { message: () => "must be in (0, 1]" })), { default: () => 1 }),
   prime: Schema.optional(SamplePrime),
   codes: Schema.optional(SampleCodes),
   seed: Schema.optionalWith(Schema.Int, { default: () => 0 }),
   /** Samples, drawn as one batch. */
-  n: Schema.optionalWith(Schema.Int.pipe(Schema.between(1, 64)), { default: () => 1 }),
+  n: Schema.optionalWith(Schema.Int.pipe(Schema.between(1, 64, { message: () => "must be a whole number from 1 to 64" })), { default: () => 1 }),
 })
 export type SampleRequest = typeof SampleRequest.Type
 
@@ -69,8 +88,8 @@ export const SampleFiles = Schema.Struct({
 /** `samples.json`: what was asked, what was made, how fast. */
 export const SampleIndex = Schema.Struct({
   request: Schema.Unknown,
-  artist: Schema.String,
-  genre: Schema.String,
+  /** The labels as words, e.g. "Ada Vale 0.7 + Bo Carver 0.3, folk; from 4 s Bo Carver, blues". */
+  labels: Schema.String,
   lyrics: Schema.String,
   sampleRate: Schema.Number,
   /** Per level, bottom first: samples per code, codes per sample, codes sampled (not kept). Nothing timed: the same request gives the same bytes. */

@@ -30,15 +30,15 @@ import { requestLabels, windowConditions } from "./sample.ts"
 import { outputLines, REQUEST_FLAGS, REQUEST_STAGE, requestOf, sampleWiring, withRequest } from "./sample-command.ts"
 import { loadAutoencoder } from "./vqvae-checkpoint.ts"
 
-const USAGE = "PIPELINE --artist A --genre G --seconds S [--step S] [--n N] [--pick I[,I…]] [--lyrics FILE] [--seed N] [--temperature T|TOP,MIDDLE,BOTTOM] [--top-k K] [--top-p P]"
+const USAGE = "PIPELINE --artist A --genre G --seconds S [--step S] [--n N] [--pick I[,I…]] [--lyrics FILE] [--seed N] [--temperature T|TOP,MIDDLE,BOTTOM] [--hop-fraction F|TOP,MIDDLE,BOTTOM] [--top-k K] [--top-p P]"
 
 export const command: ProjectCommand = {
   summary: "co-compose: sample n continuations of the top level, preview each, pick one, repeat; then upsample",
   usage: USAGE,
   run: (argv) =>
     Effect.gen(function* () {
-      const { continue: _c, upsample: _u, prime: _p, "prime-seconds": _ps, ...flags } = REQUEST_FLAGS
-      const args = parseArgs(["compose", ...argv], { ...flags, step: true, pick: true })
+      const { continue: _c, upsample: _u, prime: _p, "prime-seconds": _ps, ...flags } = REQUEST_FLAGS // compose starts from nothing
+      const args = yield* Effect.try({ try: () => parseArgs(["compose", ...argv], { ...flags, step: true, pick: true }), catch: (e) => e as UsageError })
       if (args.flags.has("help")) return yield* Effect.sync(() => (process.stdout.write(`usage: jukeflow compose ${USAGE}\n`), 0))
       const file = args.positionals[0]
       if (!file) return yield* new UsageError({ reason: "compose needs a pipeline file, e.g. jukeflow compose pipelines/demo.ts --artist A --genre G --seconds 12" })

@@ -16,16 +16,16 @@ import { sample } from "./sample.ts"
 
 /** The flags of `sample` (and, with its own, `compose`): name → takes a value. */
 export const REQUEST_FLAGS = {
-  artist: true, genre: true, lyrics: true, seconds: true, "total-seconds": true, prime: true, "prime-seconds": true,
-  n: true, seed: true, temperature: true, "top-k": true, "top-p": true, continue: true, upsample: true, help: false,
+  artist: true, genre: true, change: true, lyrics: true, seconds: true, "total-seconds": true, prime: true, "prime-seconds": true,
+  n: true, seed: true, temperature: true, "hop-fraction": true, "top-k": true, "top-p": true, continue: true, upsample: true, help: false,
 } as const
 
-const USAGE = "PIPELINE --artist A --genre G --seconds S [--lyrics FILE] [--prime AUDIO|SONG] [--prime-seconds S] [--n N] [--seed N] [--temperature T|TOP,MIDDLE,BOTTOM] [--top-k K] [--top-p P] [--total-seconds S] [--continue CODES] [--upsample CODES]"
+const USAGE = "PIPELINE --artist A[=W,B=W…] --genre G[=W,…] --seconds S [--change SECOND:ARTIST:GENRE]… [--lyrics FILE] [--prime AUDIO|SONG] [--prime-seconds S] [--n N] [--seed N] [--temperature T|TOP,MIDDLE,BOTTOM] [--hop-fraction F|TOP,MIDDLE,BOTTOM] [--top-k K] [--top-p P] [--total-seconds S] [--continue CODES] [--upsample CODES]"
 
 /** The request's field for each flag, to name the flag when the request is refused. */
 const FLAG_OF: Readonly<Record<string, string>> = {
-  artist: "--artist", genre: "--genre", lyrics: "--lyrics", seconds: "--seconds", totalSeconds: "--total-seconds", prime: "--prime",
-  n: "--n", seed: "--seed", temperature: "--temperature", topK: "--top-k", topP: "--top-p", codes: "--continue/--upsample",
+  artist: "--artist", genre: "--genre", changes: "--change", lyrics: "--lyrics", seconds: "--seconds", totalSeconds: "--total-seconds", prime: "--prime",
+  n: "--n", seed: "--seed", temperature: "--temperature", hopFraction: "--hop-fraction", topK: "--top-k", topP: "--top-p", codes: "--continue/--upsample",
 }
 
 /** The stage name a command's request runs under. */
@@ -36,7 +36,7 @@ export const command: ProjectCommand = {
   usage: USAGE,
   run: (argv) =>
     Effect.gen(function* () {
-      const args = parseArgs(["sample", ...argv], REQUEST_FLAGS)
+      const args = yield* Effect.try({ try: () => parseArgs(["sample", ...argv], REQUEST_FLAGS), catch: (e) => e as UsageError })
       if (args.flags.has("help")) return yield* Effect.sync(() => (process.stdout.write(`usage: jukeflow sample ${USAGE}\n`), 0))
       const file = args.positionals[0]
       if (!file) return yield* new UsageError({ reason: `sample needs a pipeline file, e.g. jukeflow sample pipelines/demo.ts --artist A --genre G --seconds 8` })
@@ -48,6 +48,10 @@ export const command: ProjectCommand = {
       return 0
     }),
 }
+
+/** A label flag: a name, or a blend "Ada Vale=0.7,Bo Carver=0.3". */
+const labelOf = (text: string): unknown =>
+  text.includes("=") ? text.split(",").map((part) => ({ name: part.slice(0, part.lastIndexOf("=")).trim(), weight: Number(part.slice(part.lastIndexOf("=") + 1)) })) : text.trim()
 
 /** The request of the flags, checked; a refusal names the flag in one sentence. */
 export const requestOf = (args: Args, need: { readonly seconds: boolean }): Effect.Effect<SampleRequest, UsageError> =>
@@ -61,7 +65,14 @@ export const requestOf = (args: Args, need: { readonly seconds: boolean }): Effe
     for (const name of ["artist", "genre"] as const) {
       const value = flag(args, name)
       if (value === undefined) return yield* usage(`--${name} is needed (a name from the pipeline's vocabulary: jukeflow inspect vocab)`)
-      raw[name] = value
+      raw[name] = labelOf(value)
+    }
+    raw.changes = []
+    for (const change of args.flags.get("change") ?? []) {
+      const match = /^([^:]+):([^:]+):([^:]+)$/.exec(change)
+      if (!match) return yield* usage(`--change ${change}: expected SECOND:ARTIST:GENRE, e.g. --change "4:Bo Carver:blues"`)
+      if (!(Number(match[1]) > 0)) return yield* usage(`--change ${change}: the second must be a number above 0`)
+      ;(raw.changes as unknown[]).push({ second: Number(match[1]), artist: labelOf(match[2]!), genre: labelOf(match[3]!) })
     }
     const lyricsFile = flag(args, "lyrics")
     if (lyricsFile !== undefined) {
@@ -75,12 +86,13 @@ export const requestOf = (args: Args, need: { readonly seconds: boolean }): Effe
     for (const [name, field] of [["n", "n"], ["seed", "seed"], ["top-k", "topK"], ["top-p", "topP"]] as const) {
       if (flag(args, name) !== undefined) raw[field] = number(name)
     }
-    const temperature = flag(args, "temperature")
-    if (temperature !== undefined) {
-      const values = temperature.split(",").map(Number)
-      if (values.length !== 1 && values.length !== 3) return yield* usage(`--temperature ${temperature}: give one temperature, or three (top,middle,bottom)`)
+    for (const [name, field] of [["temperature", "temperature"], ["hop-fraction", "hopFraction"]] as const) {
+      const text = flag(args, name)
+      if (text === undefined) continue
+      const values = text.split(",").map(Number)
+      if (values.length !== 1 && values.length !== 3) return yield* usage(`--${name} ${text}: give one number, or three (top,middle,bottom)`)
       const [top, middle = top, bottom = top] = values
-      raw.temperature = { top, middle, bottom }
+      raw[field] = { top, middle, bottom }
     }
     const prime = flag(args, "prime")
     if (prime !== undefined) {

@@ -11,7 +11,7 @@
  * was in and ends with the same codes as a run never stopped.
  */
 import * as tf from "@tensorflow/tfjs-core"
-import { Effect } from "effect"
+import { Effect, Schema } from "effect"
 import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, statSync, writeFileSync } from "node:fs"
 import { writeFile } from "node:fs/promises"
 import { join } from "node:path"
@@ -25,13 +25,14 @@ import { describeBackend, useBestBackend } from "../models/backend.ts"
 import { upsamplingRatio } from "../models/conditioning.ts"
 import { alignSong, attentionHeatMap, bestHead, sampleAttention } from "../models/alignment.ts"
 import type { Prior, PriorConditions } from "../models/prior.ts"
-import { type AncestralLevel, ancestralSteps, drive, levelWindows, type WindowSpan } from "../models/sampling.ts"
+import type { LabelMix } from "../models/prior.ts"
+import { type AncestralLevel, ancestralSteps, drive, labelSchedule, levelWindows, type WindowSpan } from "../models/sampling.ts"
 import { encoderDecoderLayers } from "../models/transformer.ts"
 import { decodeSong, encodeSong } from "../models/segments.ts"
 import { autoencoderVariables, type Autoencoder } from "../models/vqvae.ts"
 import { Vocab } from "../schemas/chunks.ts"
 import { PriorCheckpoint } from "../schemas/prior.ts"
-import { type SampleIndex, SampleRequest } from "../schemas/sample.ts"
+import { type SampleIndex, type SampleLabel, SampleRequest } from "../schemas/sample.ts"
 import { TokenShards, type TokenWindow } from "../schemas/tokens.ts"
 import { VqvaeCheckpoint } from "../schemas/vqvae.ts"
 import { Files, openTableFiles, Stage, StageFailed, writeTable } from "../runtime/index.ts"
@@ -173,7 +174,7 @@ export const sample = Stage.define({
       yield* writePages(ctx.outDir, files, { priors, codes, lengths, labels, request: p, sampleRate, hops, totalSeconds, lyricChars })
 
       const index: SampleIndex = {
-        request: p, artist: p.artist, genre: p.genre, lyrics: labels.text, sampleRate,
+        request: Schema.encodeSync(SampleRequest)(p), labels: stylesText(p), lyrics: labels.text, sampleRate,
         levels: lengths.map((codesPerSample, level) => ({
           level, hop: hops[level]!, codes: codesPerSample, sampled: codesPerSample - primed[level]!,
         })),
@@ -192,17 +193,31 @@ export const sample = Stage.define({
 
 // ---------------------------------------------------------------------------------------------
 
-/** The request's ids: artist and genre from the vocabulary, the lyrics as character ids. */
-export const requestLabels = (p: Pick<SampleRequest, "artist" | "genre" | "lyrics">, vocab: { readonly artists: ReadonlyArray<string>; readonly genres: ReadonlyArray<string> }) => {
-  const artist = vocab.artists.indexOf(p.artist) + 1
-  if (artist === 0) throw new Error(`artist "${p.artist}" is not in the vocabulary; the artists are ${listed(vocab.artists)}`)
-  const genre = vocab.genres.indexOf(p.genre) + 1
-  if (genre === 0) throw new Error(`genre "${p.genre}" is not in the vocabulary; the genres are ${listed(vocab.genres)}`)
+/** The request's ids: labels from the vocabulary (as a schedule, with its changes), the lyrics as character ids. */
+export const requestLabels = (p: Pick<SampleRequest, "artist" | "genre" | "changes" | "lyrics">, vocab: { readonly artists: ReadonlyArray<string>; readonly genres: ReadonlyArray<string> }) => {
+  const label = (kind: "artist" | "genre", value: SampleLabel): LabelMix => {
+    const names = kind === "artist" ? vocab.artists : vocab.genres
+    return (typeof value === "string" ? [{ name: value, weight: 1 }] : value).map(({ name, weight }) => {
+      const id = names.indexOf(name) + 1
+      if (id === 0) throw new Error(`${kind} "${name}" is not in the vocabulary; the ${kind}s are ${listed(names)}`)
+      return [id, weight] as const
+    })
+  }
+  const seconds = p.changes.map((c) => c.second)
+  if (seconds.some((s, i) => i > 0 && !(s > seconds[i - 1]!))) throw new Error(`the label changes at ${seconds.join(", ")} s are not in order`)
+  const styles = [{ second: 0, artist: p.artist, genre: p.genre }, ...p.changes].map((c) => ({ second: c.second, artist: label("artist", c.artist), genre: label("genre", c.genre) }))
   const text = normaliseLyrics(p.lyrics)
   const unknown = unknownCharacters(text)
   if (unknown.length > 0) throw new Error(`the lyrics have characters outside the lyrics vocabulary: ${unknown.map((c) => JSON.stringify(c)).join(", ")}`)
-  return { artist, genre, text, lyrics: lyricIds(text) }
+  return { styles, text, lyrics: lyricIds(text) }
 }
+
+/** A label in words: "Ada Vale", or "Ada Vale 0.7 + Bo Carver 0.3". */
+export const labelText = (value: SampleLabel): string => (typeof value === "string" ? value : value.map((v) => `${v.name} ${v.weight}`).join(" + "))
+
+/** The request's labels over time in words: "Ada Vale, folk; from 4 s Bo Carver, blues". */
+const stylesText = (p: Pick<SampleRequest, "artist" | "genre" | "changes">) =>
+  [`${labelText(p.artist)}, ${labelText(p.genre)}`, ...p.changes.map((c) => `from ${c.second} s ${labelText(c.artist)}, ${labelText(c.genre)}`)].join("; ")
 
 /**
  * A `conditionsFor` of a request's level: the same labels and song length for all n sequences
@@ -210,15 +225,24 @@ export const requestLabels = (p: Pick<SampleRequest, "artist" | "genre" | "lyric
  * lyrics over the song puts under the window (no alignment exists for music not yet made).
  */
 export const windowConditions = (c: {
-  readonly artist: number; readonly genre: number; readonly lyrics: Int32Array; readonly n: number
+  readonly styles: ReadonlyArray<{ readonly second: number; readonly artist: LabelMix; readonly genre: LabelMix }>
+  readonly lyrics: Int32Array; readonly n: number
   readonly totalSeconds: number; readonly lyricChars: number; readonly hop: number; readonly sampleRate: number
-}) => (window: WindowSpan): PriorConditions => {
-  const base: PriorConditions = { artist: Array(c.n).fill(c.artist), genres: Array.from({ length: c.n }, () => [c.genre]), total: Array(c.n).fill(c.totalSeconds) }
-  if (c.lyricChars === 0) return base
-  const { ids } = lyricWindow(c.lyrics, c.totalSeconds, (window.start * c.hop) / c.sampleRate, ((window.start + window.length) * c.hop) / c.sampleRate, c.lyricChars)
-  const rows = new Int32Array(c.n * c.lyricChars)
-  for (let i = 0; i < c.n; i++) rows.set(ids, i * c.lyricChars)
-  return { ...base, lyrics: tf.tensor2d(rows, [c.n, c.lyricChars], "int32") }
+}) => {
+  // One label stays a plain id (bit-identical to training's conditioning); a blend is a weighted mix.
+  const labels = labelSchedule(c.styles.map((s) => ({
+    second: s.second,
+    ...(s.artist.length === 1 && s.artist[0]![1] === 1 ? { artist: Array(c.n).fill(s.artist[0]![0]) } : { artistMix: Array(c.n).fill(s.artist) }),
+    ...(s.genre.length === 1 && s.genre[0]![1] === 1 ? { genres: Array.from({ length: c.n }, () => [s.genre[0]![0]]) } : { genreMix: Array(c.n).fill(s.genre) }),
+  })), c.hop, c.sampleRate)
+  return (window: WindowSpan): PriorConditions => {
+    const base: PriorConditions = { ...labels(window), total: Array(c.n).fill(c.totalSeconds) }
+    if (c.lyricChars === 0) return base
+    const { ids } = lyricWindow(c.lyrics, c.totalSeconds, (window.start * c.hop) / c.sampleRate, ((window.start + window.length) * c.hop) / c.sampleRate, c.lyricChars)
+    const rows = new Int32Array(c.n * c.lyricChars)
+    for (let i = 0; i < c.n; i++) rows.set(ids, i * c.lyricChars)
+    return { ...base, lyrics: tf.tensor2d(rows, [c.n, c.lyricChars], "int32") }
+  }
 }
 
 const listed = (names: ReadonlyArray<string>) => (names.length > 12 ? `${names.slice(0, 12).map((n) => `"${n}"`).join(", ")} and ${names.length - 12} more` : names.map((n) => `"${n}"`).join(", "))
@@ -380,7 +404,7 @@ const writePages = (dir: string, files: ReadonlyArray<{ id: string; wav: string[
         lyrics = { text: c.labels.text, start: alignment.start, end: alignment.end, heatMap: attentionHeatMap(windows, head, song), layer: lyricsByWindow[0]!.layer, head }
       }
       const page = samplePage({
-        sample: i, artist: c.request.artist, genre: c.request.genre, seconds: (c.lengths[0]! * c.hops[0]!) / c.sampleRate, seed: c.request.seed,
+        sample: i, artist: [c.request.artist, ...c.request.changes.map((ch) => ch.artist)].map(labelText).join(", then "), genre: [c.request.genre, ...c.request.changes.map((ch) => ch.genre)].map(labelText).join(", then "), seconds: (c.lengths[0]! * c.hops[0]!) / c.sampleRate, seed: c.request.seed,
         audio: sample.wav.map((file, level) => ({ level, name: LEVEL_NAMES[level]!, file, temperature: c.request.temperature[LEVEL_NAMES[level]!] })),
         hopLength: c.hops[2]!, sampleRate: c.sampleRate,
         ...(lyrics ? { lyrics } : {}),

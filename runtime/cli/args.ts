@@ -27,7 +27,7 @@ export const parseArgs = (argv: ReadonlyArray<string>, known: Readonly<Record<st
     }
     const eq = arg.indexOf("=")
     const name = arg.slice(2, eq < 0 ? undefined : eq)
-    if (!(name in known)) throw new UsageError({ reason: `unknown option --${name}; see \`jukeflow help${known === FLAGS ? "" : ` ${command}`}\`` })
+    if (!(name in known)) throw new UsageError({ reason: `unknown option --${name}; see \`${known === FLAGS ? "jukeflow help" : `jukeflow ${command} --help`}\`` })
     let value = "true"
     if (known[name]) {
       const next = eq >= 0 ? arg.slice(eq + 1) : rest[++i]

@@ -42,6 +42,54 @@ describe("token choice", () => {
   })
 })
 
+/** chooseToken as it was, sorting every candidate: the new one must choose exactly what it chose for the same uniform. */
+const sortingChoice = (logits: ArrayLike<number>, choice: { temperature?: number; topK?: number; topP?: number }, u: number): number => {
+  const { temperature = 1, topK = 0, topP = 1 } = choice
+  const order = Array.from({ length: logits.length }, (_, i) => i).sort((a, b) => logits[b]! - logits[a]! || a - b)
+  if (temperature === 0) return order[0]!
+  const kept = topK > 0 ? order.slice(0, topK) : order
+  const top = logits[kept[0]!]!
+  const weights = kept.map((i) => Math.exp((logits[i]! - top) / temperature))
+  let count = weights.length
+  if (topP < 1) {
+    const sum = weights.reduce((a, w) => a + w, 0)
+    let reached = 0
+    for (count = 0; count < weights.length && reached < topP * sum; count++) reached += weights[count]!
+  }
+  const total = weights.slice(0, count).reduce((a, w) => a + w, 0)
+  let left = u * total
+  for (let i = 0; i < count - 1; i++) {
+    left -= weights[i]!
+    if (left < 0) return kept[i]!
+  }
+  return kept[count - 1]!
+}
+
+describe("token choice, fast", () => {
+  it("chooses exactly the token the sorting choice chose, for every choice and uniform", () => {
+    const random = seededRandom(11)
+    const fixed = (u: number) => ({ uniform: () => u, normal: () => 0, int: () => 0 })
+    let compared = 0
+    for (let trial = 0; trial < 400; trial++) {
+      const vocab = [1, 2, 7, 64, 256][trial % 5]!
+      // float32 logits, some with ties (a few distinct values), some spread
+      const levels = trial % 3 === 0 ? 3 : 1000
+      const logits = Float32Array.from({ length: vocab }, () => Math.round(random.normal() * levels) / (levels / 4))
+      const choices = [
+        { temperature: 0 }, {}, { temperature: 0.7 }, { temperature: 1.3, topK: Math.min(vocab, 1 + random.int(vocab)) },
+        { topP: 0.1 + 0.9 * random.uniform() }, { temperature: 0.9, topK: Math.min(vocab, 5), topP: 0.8 }, { topK: vocab },
+      ]
+      for (const choice of choices) {
+        for (const u of [0, 1 - 2 ** -53, random.uniform(), random.uniform(), random.uniform(), random.uniform()]) {
+          expect(chooseToken(logits, choice, fixed(u)), JSON.stringify({ trial, choice, u })).toBe(sortingChoice(logits, choice, u))
+          compared++
+        }
+      }
+    }
+    expect(compared).toBe(400 * 7 * 6)
+  })
+})
+
 describe("sampling a window", () => {
   beforeAll(() => onBackend("wasm"))
 

@@ -26,13 +26,13 @@ describe.runIf(process.env.JUKEFLOW_SLOW === "1")("pipelines/demo.ts", () => {
     const record = JSON.parse(first.stdout) as { stages: Array<{ name: string; status: string }> }
     expect(record.stages.map((s) => s.name)).toEqual([
       "corpus", "songs", "ingest", "vocab", "align", "chunk", "vqvae-bottom", "vqvae-middle", "vqvae-top", "encode", "decode", "evaluate",
-      "top-prior", "middle-upsampler", "bottom-upsampler",
+      "top-prior", "middle-upsampler", "bottom-upsampler", "sample", "sample-primed",
     ])
     expect(record.stages.every((s) => s.status === "ran")).toBe(true)
 
     const second = jukeflow("run", "pipelines/demo.ts")
     expect(second.status).toBe(0)
-    expect(second.stdout).toMatch(/done: 0 ran, 15 cached/)
+    expect(second.stdout).toMatch(/done: 0 ran, 17 cached/)
 
     // a forced chunk gives the same bytes: nothing downstream runs again (early cut-off)
     const forced = jukeflow("run", "pipelines/demo.ts", "--force", "chunk", "--json")
@@ -52,5 +52,14 @@ describe.runIf(process.env.JUKEFLOW_SLOW === "1")("pipelines/demo.ts", () => {
       const { config } = JSON.parse(jukeflow("inspect", prior, "--json").stdout) as { config: { heldOutBits: number; unigramBits: number } }
       expect(config.heldOutBits, prior).toBeLessThan(config.unigramBits)
     }
+
+    // two samples, each a WAV per level and a page; the primed one starts with the held-out song's codes
+    for (const name of ["sample", "sample-primed"]) {
+      const { files } = JSON.parse(jukeflow("inspect", name, "--json").stdout) as { files: Array<{ path: string }> }
+      expect(files.map((f) => f.path), name).toEqual(expect.arrayContaining(["samples.json", "sample-0.html", "sample-0-level-0.wav", "sample-0-level-1.wav", "sample-0-level-2.wav"]))
+    }
+    const sql = (stage: string, song: string) => JSON.parse(jukeflow("inspect", stage, "--sql", `SELECT tokens FROM ${stage === "encode" ? "encode" : "codes"} WHERE song_id = '${song}' AND level = 2 ORDER BY start`, "--json").stdout) as Array<{ tokens: number[] }>
+    const primer = sql("encode", "s003").flatMap((r) => r.tokens).slice(0, 516) // 3 s of top-level codes: ⌊3 × 22050 / 128⌋
+    expect(sql("sample-primed", "sample-0").flatMap((r) => r.tokens).slice(0, 516)).toEqual(primer)
   })
 })

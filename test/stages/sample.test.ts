@@ -142,6 +142,13 @@ describe("sample", () => {
     for (const l of [0, 1, 2]) expect(more("sample-0", l).slice(0, source("sample-0", l).length)).toEqual(source("sample-0", l))
     expect(more("sample-0", 2)).toHaveLength(138)
 
+    // style controls: a blend of two artists, then a change of labels (a duet) from 0.25 s
+    const blended = await project.cli(["sample", "pipelines/p.ts", "--artist", "Ada Vale=0.5,Bo Carver=0.5", "--genre", "folk", "--change", "0.25:Bo Carver:blues", "--seconds", "0.5", "--seed", "4"])
+    expect(blended.code, blended.stderr).toBe(0)
+    const index = JSON.parse(readFileSync(join(samplesDir(blended.stdout), "samples.json"), "utf8")) as SampleIndex
+    expect(index.labels).toBe("Ada Vale 0.5 + Bo Carver 0.5, folk; from 0.25 s Bo Carver, blues")
+    expect((await codesOf(samplesDir(blended.stdout)))("sample-0", 2)).not.toEqual(source("sample-0", 2))
+
     const composed = await project.cli(["compose", ...common, "--seconds", "0.5", "--step", "0.25", "--n", "2", "--pick", "1,0"])
     expect(composed.code, composed.stderr).toBe(0)
     expect(composed.stdout).toMatch(/round 1: took \[1\]/)
@@ -158,6 +165,8 @@ describe("sample", () => {
     const sample = (...flags: string[]) => project.cli(["sample", "pipelines/p.ts", "--artist", "Ada Vale", "--genre", "folk", "--seconds", "0.5", ...flags])
     const cases: Array<[string[], number, RegExp]> = [
       [["--artist", "Nobody"], 1, /artist "Nobody" is not in the vocabulary; the artists are "Ada Vale", /],
+      [["--change", "0.2:Ada Vale=0.5,Nobody=0.5:folk"], 1, /artist "Nobody" is not in the vocabulary/],
+      [["--change", "soon:Ada Vale:folk"], 2, /--change soon:Ada Vale:folk: the second must be a number above 0/],
       [["--lyrics", "lyrics.txt"], 1, /the lyrics have characters outside the lyrics vocabulary: "#", "@"/],
       [["--seconds", "0"], 2, /--seconds must be a number above 0/],
       [["--seconds", "-3"], 2, /--seconds must be a number above 0/],
