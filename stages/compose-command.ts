@@ -81,11 +81,16 @@ export const command: ProjectCommand = {
         const prefix = new Int32Array(request.n * chosen.length)
         for (let i = 0; i < request.n; i++) prefix.set(chosen, i * chosen.length)
         const started = Date.now()
+        let shown = 0
         const candidates = yield* Effect.tryPromise({
           try: (signal) => drive(levelSteps(prior, conditionsFor, {
             batch: request.n, totalLength: length, hopFraction: request.hopFraction.top, prefix, level: 2, seed: request.seed + round,
             temperature: request.temperature.top, topK: request.topK, topP: request.topP,
-            onProgress: (done, total) => process.stderr.write(`\r  round ${round + 1}: ${done}/${total} codes`),
+            onProgress: (done, total) => {
+              if (Date.now() - shown < 200) return
+              shown = Date.now()
+              process.stderr.write(`\r  round ${round + 1}: ${done}/${total} codes`)
+            },
           }), { signal }),
           catch: (e) => new StageFailed({ stage: "compose", reason: (e as Error).message }),
         })

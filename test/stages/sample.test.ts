@@ -4,6 +4,7 @@
  * upsample-only sampling, the files written, and bad requests refused in one sentence each.
  */
 import { Effect, Fiber } from "effect"
+import { spawn } from "node:child_process"
 import { readFileSync, readdirSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
@@ -157,6 +158,29 @@ describe("sample", () => {
     const result = await codesOf(samplesDir(composed.stdout))
     expect(result("sample-0", 2)).toHaveLength(86)
     expect(result("sample-0", 0)).toHaveLength(1376)
+  })
+
+  it("asks at a terminal which continuation to keep, and stops on q", { timeout: 240_000 }, async () => {
+    // `script` gives the command a pseudo-terminal; the answers are typed into it: keep [1], then stop.
+    const line = ["node", join(REPO, "bin/jukeflow.js"), "compose", "pipelines/p.ts", "--artist", "'Dee Neon'", "--genre", "electronic", "--seconds", "0.75", "--step", "0.25", "--n", "2"].join(" ")
+    const child = spawn("script", ["-qec", line, "/dev/null"], { cwd: project.dir, stdio: ["pipe", "pipe", "pipe"] })
+    let out = ""
+    const answered: string[] = []
+    child.stdout.on("data", (d: Buffer) => {
+      out += d.toString()
+      const prompts = out.match(/pick 0–1 \(Enter: 0, q: stop here\) ›/g)?.length ?? 0
+      if (prompts > answered.length) {
+        const answer = answered.length === 0 ? "1" : "q"
+        answered.push(answer)
+        child.stdin.write(`${answer}\r`)
+      }
+    })
+    const code = await new Promise<number | null>((done) => child.on("close", done))
+    expect(code, out).toBe(0)
+    expect(answered).toEqual(["1", "q"])
+    expect(out).toMatch(/round 1: took \[1\]/)
+    expect(out).toMatch(/upsampling the chosen 0\.2 s/)
+    expect(out).toMatch(/samples in /)
   })
 
   it("refuses a bad request in one sentence", { timeout: 240_000 }, async () => {
