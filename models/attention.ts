@@ -26,6 +26,7 @@
  * primer's masks) and the tests share.
  */
 import * as tf from "@tensorflow/tfjs-core"
+import type { Run } from "./native-kernels.ts"
 import { matMul } from "./ops.ts"
 
 /** Attention kinds over the sequence itself. */
@@ -71,6 +72,22 @@ export const attentionWeights = (q: tf.Tensor3D, k: tf.Tensor3D, visible?: tf.Te
 export const maskedAttention = (q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3D, visible?: tf.Tensor2D): tf.Tensor3D =>
   matMul(attentionWeights(q, k, visible), v)
 
+/** (B, T, A) → (B·H, T, A/H): head h is columns h·dh … (h + 1)·dh − 1. */
+export const splitHeads = (x: tf.Tensor3D, heads: number): tf.Tensor3D => {
+  const [batch, length, width] = x.shape
+  const perHead = width / heads
+  if (length === 1) return tf.reshape(x, [batch * heads, 1, perHead]) // one position: the transpose moves nothing
+  return tf.reshape(tf.transpose(tf.reshape(x, [batch, length, heads, perHead]), [0, 2, 1, 3]), [batch * heads, length, perHead])
+}
+
+/** (B·H, T, dh) → (B, T, H·dh). */
+export const mergeHeads = (x: tf.Tensor3D, batch: number): tf.Tensor3D => {
+  const [rows, length, perHead] = x.shape
+  const heads = rows / batch
+  if (length === 1) return tf.reshape(x, [batch, 1, heads * perHead])
+  return tf.reshape(tf.transpose(tf.reshape(x, [batch, heads, length, perHead]), [0, 2, 1, 3]), [batch, length, heads * perHead])
+}
+
 /**
  * The weights `selfAttention` of `type` applies, as one dense (N, T, T) under the kind's mask
  * (`attends`): zero wherever the kind does not look, and a zero row for a query that sees nothing
@@ -111,8 +128,15 @@ export const selfAttention = (type: SelfAttentionType, q: tf.Tensor3D, k: tf.Ten
 export interface KeyValueCache {
   /** Positions attended so far. */
   readonly length: number
-  /** Queries, keys and values (N, n, dh) of the next n positions → their attention outputs (N, n, dh). */
-  attend(q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3D): tf.Tensor3D
+  /** The next n positions' queries, keys and values packed, [q | k | v] (B, n, 3A) → their attention outputs (B, n, A), heads merged. */
+  attend(qkv: tf.Tensor3D): tf.Tensor3D
+  /**
+   * The next position by a kernel of the caller's (a native step): it gets the run the position's
+   * keys and values join (none at a run's start), the keys the position attends instead of that run
+   * (previous-row: the block before; none in block 0) and whether it attends the grown run, and gives
+   * its output and the grown run, which the cache keeps.
+   */
+  stepWith<T>(kernel: (run: Run | undefined, seen: Run | undefined, attendsRun: boolean) => [T, tf.Tensor3D, tf.Tensor3D]): T
   dispose(): void
 }
 
@@ -123,16 +147,22 @@ export interface KeyValueCache {
  * reads its visible keys whole, with no mask and no gather: row its block so far, previous-row the
  * block before, dense every position so far, column those at its offset. A chunk of several queries
  * (a primer) goes a block at a time, under a causal mask within the block (column: a query at a time).
- * Call `attend` inside a tidy: the kept tensors are kept out of it.
+ * A native step (transformer.ts's, a whole block in one kernel) goes through `stepWith` instead: it
+ * gets the runs to read and hands back the grown one. Call `attend` inside a tidy: the kept tensors
+ * are kept out of it.
  */
-export const keyValueCache = (type: SelfAttentionType, blockLength: number): KeyValueCache => {
+export const keyValueCache = (type: SelfAttentionType, blockLength: number, heads: number): KeyValueCache => {
   const kept = new Map<number, [keys: tf.Tensor3D, values: tf.Tensor3D]>() // by block, offset (column) or 0 (dense)
   let length = 0
 
   /** Appends k, v (N, n, dh) to the run kept under `key`; returns the whole run. */
   const append = (key: number, k: tf.Tensor3D, v: tf.Tensor3D): [tf.Tensor3D, tf.Tensor3D] => {
     const old = kept.get(key)
-    const run: [tf.Tensor3D, tf.Tensor3D] = old === undefined ? [k, v] : [tf.concat([old[0], k], 1), tf.concat([old[1], v], 1)]
+    return keep(key, old === undefined ? [k, v] : [tf.concat([old[0], k], 1), tf.concat([old[1], v], 1)])
+  }
+  /** Keeps `run` under `key`, in place of what was there. */
+  const keep = (key: number, run: [tf.Tensor3D, tf.Tensor3D]): [tf.Tensor3D, tf.Tensor3D] => {
+    const old = kept.get(key)
     kept.set(key, [tf.keep(run[0]), tf.keep(run[1])])
     if (old !== undefined) tf.dispose(old)
     return run
@@ -186,17 +216,36 @@ export const keyValueCache = (type: SelfAttentionType, blockLength: number): Key
     return out
   }
 
+  /** KeyValueCache.stepWith. */
+  const stepWith = <T>(kernel: (run: Run | undefined, seen: Run | undefined, attendsRun: boolean) => [T, tf.Tensor3D, tf.Tensor3D]): T => {
+    const block = Math.floor(length / blockLength)
+    const key = type === "dense" ? 0 : type === "column" ? length % blockLength : block
+    const [out, keys, values] = kernel(kept.get(key), type === "previous-row" ? kept.get(block - 1) : undefined, type !== "previous-row")
+    keep(key, [keys, values])
+    if (type === "row") dropBefore(block)
+    if (type === "previous-row") dropBefore(block - 1)
+    length += 1
+    return out
+  }
+
+  /** attend() for per-head q, k, v (N, n, dh): a block at a time. */
+  const attendChunk = (q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3D): tf.Tensor3D => {
+    const count = q.shape[1]
+    const first = Math.min(count, blockLength - (length % blockLength)) // to the end of the current block
+    if (count === first) return attendInBlock(q, k, v)
+    const sizes = [first, ...range(0, Math.ceil((count - first) / blockLength)).map((i) => Math.min(blockLength, count - first - i * blockLength))]
+    const [qs, ks, vs] = [q, k, v].map((t) => tf.split(t, sizes, 1)) as [tf.Tensor3D[], tf.Tensor3D[], tf.Tensor3D[]]
+    return tf.concat(qs.map((piece, i) => attendInBlock(piece, ks[i]!, vs[i]!)), 1)
+  }
+
   return {
     get length() {
       return length
     },
-    attend(q, k, v) {
-      const count = q.shape[1]
-      const first = Math.min(count, blockLength - (length % blockLength)) // to the end of the current block
-      if (count === first) return attendInBlock(q, k, v)
-      const sizes = [first, ...range(0, Math.ceil((count - first) / blockLength)).map((i) => Math.min(blockLength, count - first - i * blockLength))]
-      const [qs, ks, vs] = [q, k, v].map((t) => tf.split(t, sizes, 1)) as [tf.Tensor3D[], tf.Tensor3D[], tf.Tensor3D[]]
-      return tf.concat(qs.map((piece, i) => attendInBlock(piece, ks[i]!, vs[i]!)), 1)
+    stepWith,
+    attend(qkv) {
+      const [q, k, v] = tf.split(qkv, 3, 2).map((t) => splitHeads(t as tf.Tensor3D, heads)) as [tf.Tensor3D, tf.Tensor3D, tf.Tensor3D]
+      return mergeHeads(attendChunk(q, k, v), qkv.shape[0])
     },
     dispose() {
       for (const run of kept.values()) tf.dispose(run)

@@ -6,9 +6,10 @@
  * `registerNativeKernels(backend)` registers three conv kernels of ours (`JukeflowCorrelate`,
  * `JukeflowTransposedCorrelate`, `JukeflowFilterGradient`) that ops.ts calls when they exist, ReLU
  * and its gradient (`JukeflowRelu`, `JukeflowReluGradient`, for ops.ts's `relu`) and Adam's update
- * (`JukeflowAdam`, for adam.ts), each one pass; a dense layer without gradient (`JukeflowLinear`, for sampling); column sums (`JukeflowColumnSums`, bias gradients),
+ * (`JukeflowAdam`, for adam.ts), each one pass; column sums (`JukeflowColumnSums`, bias gradients),
  * LayerNorm and softmax cross-entropy, each with its gradient kernel, a row at a time
- * (native-rows.ts); and replaces the backend's `BatchMatMul` (falling
+ * (native-rows.ts); the kernels of a sampling step, without gradients (native-sampling.ts); and
+ * replaces the backend's `BatchMatMul` (falling
  * back to the backend's own for shapes it does not take). The conv kernels take padding, cropping
  * and bias themselves (`nativeCorrelate`, `nativeTransposedCorrelate` and `nativeFilterGradient` run
  * them), so a conv with bias is one kernel forward and two backward, with no pad, slice or bias-add
@@ -17,11 +18,14 @@
  */
 import * as tf from "@tensorflow/tfjs-core"
 import { native, nativeUnavailable } from "../native/index.ts"
-import { floats, memoryOf, rowsOf } from "./native-memory.ts"
+import { floats, memoryOf } from "./native-memory.ts"
 import { rowKernels } from "./native-rows.ts"
+import { samplingKernels } from "./native-sampling.ts"
 
 export { COLUMN_SUMS, LAYER_NORM, LAYER_NORM_GRADIENT, SOFTMAX_CROSS_ENTROPY, SOFTMAX_CROSS_ENTROPY_GRADIENT } from "./native-rows.ts"
 export { nativeColumnSums, nativeLayerNorm, nativeLayerNormGradient, nativeSoftmaxCrossEntropy, nativeSoftmaxCrossEntropyGradient } from "./native-rows.ts"
+export { BLOCK_STEP, LINEAR, nativeBlockStep, nativeLinear } from "./native-sampling.ts"
+export type { AttendStepAttrs, BlockWeights, DenseWeights, NormWeights, Run } from "./native-sampling.ts"
 
 export const CORRELATE = "JukeflowCorrelate"
 export const TRANSPOSED_CORRELATE = "JukeflowTransposedCorrelate"
@@ -29,7 +33,6 @@ export const FILTER_GRADIENT = "JukeflowFilterGradient"
 export const RELU = "JukeflowRelu"
 export const RELU_GRADIENT = "JukeflowReluGradient"
 export const ADAM = "JukeflowAdam"
-export const LINEAR = "JukeflowLinear"
 
 /** Attributes of our conv kernels. */
 export interface CorrelateAttrs {
@@ -84,6 +87,9 @@ export const setNativeThreads = (threads: number): void => native?.setThreads(th
 
 /** Whether our conv kernels are registered for the backend in use (ops.ts asks on every call). */
 export const hasNativeKernels = (): boolean => tf.getKernel(CORRELATE, tf.getBackend()) !== undefined
+
+/** Whether a sampler's step of x (B, n, …) runs on the sampling kernels (native-sampling.ts): one position, no tape recording. */
+export const stepsNatively = (x: tf.Tensor): boolean => x.shape[1] === 1 && hasNativeKernels() && !tf.engine().isTapeOn()
 
 // ---------------------------------------------------------------------------------------------
 // Kernels. Outputs are allocated first: on wasm an allocation can grow the heap, which detaches
@@ -218,28 +224,6 @@ const batchMatMulKernel = (backendName: string, fallback: tf.KernelFunc): tf.Ker
 }
 
 /**
- * A dense layer, x (…, Cin) · w (Cin, Cout) + bias (Cout) → (…, Cout), as one BLAS call that starts
- * from the bias rows (β = 1): where tfjs runs a reshape, a product, a reshape and an add. No
- * gradient: ops.ts's `linear` takes it only while no tape records (sampling).
- */
-const linearKernel = (backendName: string): tf.KernelFunc => ({ inputs, backend }) => {
-  const memory = memoryOf(backendName, backend)
-  const [x, w] = [floats(inputs.x, "x"), floats(inputs.w, "w")]
-  const bias = inputs.bias === undefined ? undefined : floats(inputs.bias, "bias")
-  const [rows, k] = rowsOf(x, "x")
-  if (w.shape.length !== 2 || w.shape[0] !== k) throw new RangeError(`linear: w has shape [${w.shape}], x [${x.shape}]`)
-  const n = w.shape[1]!
-  const y = memory.output([...x.shape.slice(0, -1), n])
-  const out = memory.view(y)
-  if (bias !== undefined) {
-    const b = memory.view(bias)
-    for (let r = 0; r < rows; r++) out.set(b, r * n)
-  }
-  native!.sgemmBatched(1, false, false, rows, n, k, 1, memory.view(x), 0, memory.view(w), 0, bias === undefined ? 0 : 1, out, 0)
-  return y
-}
-
-/**
  * Whether wasm's own BatchMatMul takes this product rather than a BLAS running `threads` threads: one
  * row times one matrix of at most `ROW_PRODUCT_LIMIT` elements, untransposed (a sampler's token
  * through a linear layer; bias gradients, once rows of ones times dy, are column sums of ours now),
@@ -260,7 +244,7 @@ export const ROW_PRODUCT_LIMIT = 1 << 22
 /**
  * Registers the native kernels for `backendName` (`wasm` or `cpu`); returns what to report as
  * kernels of ours (`native-conv`, `native-matmul`, `native-relu`, `native-adam`, `native-sums`,
- * `native-layernorm`, `native-crossentropy`), empty when there is no native path.
+ * `native-layernorm`, `native-crossentropy`, `native-sampling`), empty when there is no native path.
  */
 export const registerNativeKernels = (backendName: string): string[] => {
   if (backendName !== "wasm" && backendName !== "cpu") return []
@@ -272,8 +256,8 @@ export const registerNativeKernels = (backendName: string): string[] => {
     [RELU, reluKernel(backendName)],
     [RELU_GRADIENT, reluGradientKernel(backendName)],
     [ADAM, adamKernel(backendName)],
-    [LINEAR, linearKernel(backendName)],
     ...rowKernels(backendName),
+    ...samplingKernels(backendName),
   ]
   for (const [kernelName, kernelFunc] of ours) {
     if (tf.getKernel(kernelName, backendName) === undefined) tf.registerKernel({ kernelName, backendName, kernelFunc })
@@ -286,7 +270,7 @@ export const registerNativeKernels = (backendName: string): string[] => {
     tf.unregisterKernel("BatchMatMul", backendName)
     tf.registerKernel({ kernelName: "BatchMatMul", backendName, kernelFunc })
   }
-  return ["native-conv", "native-matmul", "native-relu", "native-adam", "native-sums", "native-layernorm", "native-crossentropy"]
+  return ["native-conv", "native-matmul", "native-relu", "native-adam", "native-sums", "native-layernorm", "native-crossentropy", "native-sampling"]
 }
 
 const replaced = new WeakSet<tf.KernelFunc>()
@@ -307,10 +291,6 @@ export const nativeFilterGradient = (x: tf.Tensor3D, dy: tf.Tensor3D, attrs: Fil
   const result = tf.engine().runKernel(FILTER_GRADIENT, { x, dy }, attrs as unknown as tf.NamedAttrMap) as tf.Tensor | tf.Tensor[]
   return Array.isArray(result) ? { dw: result[0] as tf.Tensor3D, db: result[1] as tf.Tensor1D } : { dw: result as tf.Tensor3D }
 }
-
-/** x (…, Cin) · w (Cin, Cout) + bias (Cout) in one BLAS call, without a gradient. */
-export const nativeLinear = (x: tf.Tensor, w: tf.Tensor2D, bias?: tf.Tensor1D): tf.Tensor =>
-  tf.engine().runKernel(LINEAR, bias === undefined ? { x, w } : { x, w, bias }) as tf.Tensor
 
 /** max(0, x) in one native pass, with its gradient. */
 export const nativeRelu = <T extends tf.Tensor>(x: T): T => tf.engine().runKernel(RELU, { x }) as T

@@ -24,7 +24,16 @@ interface CpuLike {
   makeTensorInfo(shape: number[], dtype: tf.DataType, values: Float32Array): tf.TensorInfo
 }
 
+/** A backend's Memory, made once per backend object: kernels ask on every call. */
 export const memoryOf = (backendName: string, backend: unknown): Memory => {
+  let memory = memories.get(backend as object)
+  if (memory === undefined) memories.set(backend as object, (memory = makeMemory(backendName, backend)))
+  return memory
+}
+
+const memories = new WeakMap<object, Memory>()
+
+const makeMemory = (backendName: string, backend: unknown): Memory => {
   if (backendName === "wasm") {
     const wasm = backend as WasmLike
     return {

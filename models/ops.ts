@@ -17,11 +17,14 @@
  * With the native kernels (native-kernels.ts) a conv is one op whose kernels take padding, cropping
  * and bias themselves: a profile of a training step showed the pad, slice and bias-add copies around
  * the convs costing as much as the convs. `relu` is here for the same reason: one native pass each way.
+ *
+ * While no gradient tape records (sampling, evaluation), the custom gradients are skipped (the same
+ * kernels run bare), and `linear` with its LayerNorm, activation and residual is one native kernel.
  */
 import * as tf from "@tensorflow/tfjs-core"
 import { customGradient as recordedGradient, type GradientFunction } from "./custom-gradient.ts"
 import {
-  hasNativeKernels, nativeColumnSums, nativeLinear, nativeCorrelate, nativeFilterGradient, nativeLayerNorm, nativeLayerNormGradient, nativeRelu,
+  hasNativeKernels, nativeColumnSums, nativeCorrelate, nativeFilterGradient, nativeLayerNorm, nativeLayerNormGradient, nativeLinear, nativeRelu,
   nativeSoftmaxCrossEntropy, nativeSoftmaxCrossEntropyGradient, nativeTransposedCorrelate,
 } from "./native-kernels.ts"
 
@@ -255,12 +258,41 @@ export const matMulByConstant = (a: tf.Tensor2D, b: tf.Tensor2D): tf.Tensor2D =>
     return { value: tf.matMul(a, b), gradFunc: (dy, [b]) => [hasNativeKernels() ? tf.matMul(dy, b!, false, true) : tf.matMul(dy, tf.transpose(b!))] }
   })
 
-/** A dense layer on the last axis: x (..., Cin), w (Cin, Cout), b (Cout) → (..., Cout). */
-export const linear = (x: tf.Tensor, w: tf.Tensor2D, b?: tf.Tensor1D): tf.Tensor => {
-  if (hasNativeKernels() && !tf.engine().isTapeOn()) return nativeLinear(x, w, b) // one kernel, where sampling spends its time
-  const rows = tf.reshape(x, [-1, w.shape[0]]) as tf.Tensor2D
+/** What `linear` does around its product: a LayerNorm of its input before, an activation and a residual after. */
+export interface LinearOptions {
+  /** LayerNorm x over its last axis first (`layerNorm`). */
+  readonly norm?: { readonly gain: tf.Tensor1D; readonly bias: tf.Tensor1D; readonly epsilon: number }
+  /** x·σ(1.702x), the reference's `quick_gelu`. */
+  readonly activation?: "quick-gelu"
+  /** Added to the (activated) output, (..., Cout). */
+  readonly residual?: tf.Tensor
+}
+
+/**
+ * A dense layer on the last axis: x (..., Cin), w (Cin, Cout), b (Cout) → (..., Cout), as
+ * residual + activation(norm(x)·w + b) with `options`. While no tape records, with the native
+ * kernels, one kernel whatever the options (a sampling step is mostly these): the same numbers as
+ * the ops one by one, but for the activation's e^x (within 2 ulp).
+ */
+export const linear = (x: tf.Tensor, w: tf.Tensor2D, b?: tf.Tensor1D, options: LinearOptions = {}): tf.Tensor => {
+  if (hasNativeKernels() && !tf.engine().isTapeOn()) return nativeLinear(x, w, b, options)
+  const { norm, activation, residual } = options
+  const rows = tf.reshape(norm === undefined ? x : layerNorm(x, norm.gain, norm.bias, norm.epsilon), [-1, w.shape[0]]) as tf.Tensor2D
   const y = tf.reshape(matMul(rows, w), [...x.shape.slice(0, -1), w.shape[1]])
-  return b === undefined ? y : addBias(y, b)
+  const biased = b === undefined ? y : addBias(y, b)
+  const activated = activation === "quick-gelu" ? tf.mul(biased, tf.sigmoid(tf.mul(biased, 1.702))) : biased
+  return residual === undefined ? activated : tf.add(residual, activated)
+}
+
+/**
+ * LayerNorm over the last axis: x (…, W), gain and bias (W) → (x − mean)·gain / √(variance + ε) + bias,
+ * the biased variance, as PyTorch's. With the native kernels one op each way (`nativeLayerNormOp`),
+ * else tfjs's ops.
+ */
+export const layerNorm = <T extends tf.Tensor>(x: T, gain: tf.Tensor1D, bias: tf.Tensor1D, epsilon: number): T => {
+  if (hasNativeKernels()) return nativeLayerNormOp(x, gain, bias, epsilon)
+  const { mean, variance } = tf.moments(x, -1, true)
+  return addBias(tf.mul(tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, epsilon))), gain) as T, bias)
 }
 
 // ---------------------------------------------------------------------------------------------

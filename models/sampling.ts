@@ -149,7 +149,8 @@ export function* windowSteps(prior: Prior, conditions: PriorConditions, options:
   try {
     /** Logits (B, n, V) → the last position's (B, V), disposing the input. */
     const last = (logits: tf.Tensor3D): tf.Tensor2D => {
-      const row = tf.tidy(() => tf.reshape(tf.slice(logits, [0, logits.shape[1] - 1, 0], [batch, 1, logits.shape[2]]), [batch, logits.shape[2]]) as tf.Tensor2D)
+      const [, n, vocab] = logits.shape
+      const row = tf.tidy(() => tf.reshape(n === 1 ? logits : tf.slice(logits, [0, n - 1, 0], [batch, 1, vocab]), [batch, vocab]) as tf.Tensor2D)
       logits.dispose()
       return row
     }

@@ -14,6 +14,9 @@
  *   logits at position t: the distribution of token t given tokens 0 … t − 1
  *   attentionWeights:    one layer's softmax weights per head (B, H, T, Tkeys), the blocks before
  *                        it run as in `forward`: e.g. an encoder-decoder layer's lyrics alignment
+ *   sampler:             a position at a time, the keys and values kept (attention.ts's caches); a
+ *                        step's input computed in JS from tables read once, and with the native
+ *                        kernels each block one kernel (native-sampling.ts), the head another
  *
  * Initialisation: every weight N(0, s²), position embeddings N(0, (2s)²) (paper-notes; the
  * reference draws them at half its token embeddings' scale instead), biases 0, LayerNorm gains 1.
@@ -37,14 +40,16 @@ import * as tf from "@tensorflow/tfjs-core"
 import {
   attentionWeights,
   keyValueCache,
+  mergeHeads,
+  splitHeads,
   maskedAttention,
   selfAttention,
   selfAttentionWeights,
   type AttentionType,
   type SelfAttentionType,
 } from "./attention.ts"
-import { hasNativeKernels } from "./native-kernels.ts"
-import { addBias, linear, nativeLayerNormOp } from "./ops.ts"
+import { nativeBlockStep, stepsNatively, type BlockWeights, type DenseWeights } from "./native-kernels.ts"
+import { layerNorm as normalize, linear, type LinearOptions } from "./ops.ts"
 import { Parameters } from "./parameters.ts"
 import { seededRandom } from "./random.ts"
 
@@ -173,7 +178,7 @@ export const createTransformer = (config: TransformerConfig, seed: number): Tran
   /** Final hidden states (B, n, W) → logits (B, n, vocab). */
   const head = (h: tf.Tensor3D): tf.Tensor3D => linear(h, headWeight) as tf.Tensor3D
   /** Last block's output (B, n, W) → logits (B, n, vocab). */
-  const logits = (h: tf.Tensor3D): tf.Tensor3D => head(finalNorm(h))
+  const logits = (h: tf.Tensor3D): tf.Tensor3D => linear(h, headWeight, undefined, { norm: finalNorm }) as tf.Tensor3D
   /** Tokens (B, T) → the output (B, T, W) of the first `count` blocks (all by default). */
   const blocksOutput = (tokens: tf.Tensor2D, inputs: TransformerInputs, count = blocks.length): tf.Tensor3D => {
     const [batch, length] = tokens.shape
@@ -204,15 +209,40 @@ export const createTransformer = (config: TransformerConfig, seed: number): Tran
       checkInputs(config, batch, 0, inputs)
       const steppers = blocks.map((b) => b.stepper(inputs.encoderOutput))
       const span = Math.min(contextLength, inputs.conditioning?.shape[1] ?? contextLength)
-      // every position's embedding and conditioning, (B·span, W), once: a step gathers its rows
-      const positioned = tf.tidy(() => tf.reshape(withPositions(tf.zeros([batch, span, width]), 0, inputs.conditioning), [batch * span, width]))
+      // the input tables read once: a step's input is computed here, (token + position) + conditioning in
+      // float32 as `withPositions` adds them, and uploaded, where tfjs would run five kernels
+      const tables = {
+        tokens: tokenEmbedding.dataSync() as Float32Array, // (vocab, W)
+        start: startEmbedding.dataSync() as Float32Array, // (W)
+        positions: positionEmbedding.dataSync() as Float32Array, // (contextLength, W)
+        conditioning: inputs.conditioning?.dataSync() as Float32Array | undefined, // (B, T', W)
+      }
+      const conditioned = inputs.conditioning?.shape[1] ?? 0
+      /** Input rows (B, n, W) of positions length … length + n − 1, from token ids (B, n), −1 for the start slot. */
+      const stepInput = (ids: Int32Array | number[], count: number): tf.Tensor3D => {
+        const h = new Float32Array(batch * count * width)
+        for (let b = 0; b < batch; b++) {
+          for (let i = 0; i < count; i++) {
+            const id = ids[b * count + i]!
+            const [embedding, at] = id < 0 ? [tables.start, 0] : [tables.tokens, id * width]
+            const position = (length + i) * width
+            const row = (b * count + i) * width
+            for (let c = 0; c < width; c++) h[row + c] = embedding[at + c]! + tables.positions[position + c]!
+            const conditioning = tables.conditioning
+            if (conditioning !== undefined) {
+              const from = (b * conditioned + length + i) * width
+              for (let c = 0; c < width; c++) h[row + c] = h[row + c]! + conditioning[from + c]!
+            }
+          }
+        }
+        return tf.tensor3d(h, [batch, count, width])
+      }
       let length = 0
-      const run = (embedded: () => tf.Tensor3D, count: number): tf.Tensor3D => {
+      const run = (ids: Int32Array | number[], count: number): tf.Tensor3D => {
         if (length + count > contextLength) throw new RangeError(`sampler: position ${length + count - 1} is past the context of ${contextLength}`)
         if (length + count > span) throw new RangeError(`sampler: the conditioning covers ${span} positions, not ${length + count}`)
         const out = tf.tidy(() => {
-          const rows = Int32Array.from({ length: batch * count }, (_, i) => Math.floor(i / count) * span + length + (i % count))
-          let h = tf.add(embedded(), tf.reshape(tf.gather(positioned, rows), [batch, count, width])) as tf.Tensor3D // (B, n, W)
+          let h = stepInput(ids, count) // (B, n, W)
           for (const s of steppers) h = s.step(h)
           return logits(h) // (B, n, vocab)
         })
@@ -225,17 +255,16 @@ export const createTransformer = (config: TransformerConfig, seed: number): Tran
         },
         start: () => {
           if (length > 0) throw new Error("sampler: start() is called once, first")
-          return run(() => startSlot(batch), 1)
+          return run(Array(batch).fill(-1), 1)
         },
         step: (tokens) => {
           if (length === 0) throw new Error("sampler: call start() before step()")
           if (tokens.shape[0] !== batch) throw new RangeError(`sampler: ${tokens.shape[0]} sequences of tokens, the sampler has ${batch}`)
-          return run(() => embed(tokens), tokens.shape[1])
+          const ids = tokens.dataSync() as Int32Array
+          if (ids.some((id) => !(id >= 0 && id < vocab))) throw new RangeError(`sampler: a token outside 0 … ${vocab - 1}`)
+          return run(ids, tokens.shape[1])
         },
-        dispose: () => {
-          steppers.forEach((s) => s.dispose())
-          positioned.dispose()
-        },
+        dispose: () => steppers.forEach((s) => s.dispose()),
       }
     },
   }
@@ -282,57 +311,76 @@ export const addEncoderDecoderLayers = (trained: Transformer, config: Transforme
 
 type Module = (x: tf.Tensor3D) => tf.Tensor3D
 
+/** A residual branch: x (B, T, Cin) → residual + its output (B, T, W), the sum in its last layer's kernel where it can. */
+type Branch = (x: tf.Tensor3D, residual: tf.Tensor3D) => tf.Tensor3D
+
 /** A layer's incremental form while sampling. */
-interface Stepper {
-  /** x (B, n, W) of the next n positions → (B, n, W). */
-  readonly step: Module
+interface Stepper<F> {
+  /** Of the next n positions, (B, n, W). */
+  readonly step: F
   readonly dispose: () => void
 }
 
-/** A residual block or attention layer: over whole sequences, or stepwise; and its attention's weights. */
+/** A residual block: over whole sequences, or stepwise; and its attention's weights. */
 interface Layer {
   readonly forward: (x: tf.Tensor3D, encoderOutput?: tf.Tensor3D) => tf.Tensor3D
-  readonly stepper: (encoderOutput?: tf.Tensor3D) => Stepper
+  readonly stepper: (encoderOutput?: tf.Tensor3D) => Stepper<Module>
   /** The layer's input (B, T, W) → its attention's softmax weights (B·H, T, Tkeys). */
+  readonly attentionWeights: (x: tf.Tensor3D, encoderOutput?: tf.Tensor3D) => tf.Tensor3D
+}
+
+/** An attention layer of LN(x), its output added to a residual: over whole sequences, or stepwise; and its softmax weights. */
+interface AttentionLayer {
+  readonly forward: (x: tf.Tensor3D, residual: tf.Tensor3D, encoderOutput?: tf.Tensor3D) => tf.Tensor3D
+  readonly stepper: (encoderOutput?: tf.Tensor3D) => Stepper<Branch> & {
+    /** One position x (B, 1, W) through the whole block on the native kernel (`stepsNatively`), the rest of the block's weights given. */
+    readonly stepBlock: (x: tf.Tensor3D, rest: Omit<BlockWeights, "input" | "output">) => tf.Tensor3D
+  }
+  /** The layer's input (B, T, W) → its softmax weights (B·H, T, Tkeys). */
   readonly attentionWeights: (x: tf.Tensor3D, encoderOutput?: tf.Tensor3D) => tf.Tensor3D
 }
 
 /** x + attention(LN(x)), then x + MLP(LN(x)): (B, T, W) → (B, T, W). */
 const block = (p: Parameters, name: string, c: TransformerConfig, type: AttentionType): Layer => {
   const norm1 = layerNorm(p, `${name}.ln_1`, c.width)
-  const attention = type === "encoder-decoder" ? encoderDecoderAttention(p, `${name}.attn`, c) : causalSelfAttention(p, `${name}.attn`, c, type)
+  const attention = type === "encoder-decoder" ? encoderDecoderAttention(p, `${name}.attn`, c, norm1) : causalSelfAttention(p, `${name}.attn`, c, type, norm1)
   const norm2 = layerNorm(p, `${name}.ln_2`, c.width)
-  const perceptron = mlp(p, `${name}.mlp`, c.width, Math.round(c.mlpMultiplier * c.width))
-  const residual = (x: tf.Tensor3D, attend: Module): tf.Tensor3D => {
-    const h = tf.add(x, attend(norm1(x))) as tf.Tensor3D
-    return tf.add(h, perceptron(norm2(h)))
+  const perceptron = mlp(p, `${name}.mlp`, c.width, Math.round(c.mlpMultiplier * c.width), norm2)
+  // each branch normalises its input in its first dense layer and adds its residual in its last
+  const residual = (x: tf.Tensor3D, attend: Branch): tf.Tensor3D => {
+    const h = attend(x, x)
+    return perceptron(h, h)
   }
   return {
-    forward: (x, encoderOutput) => residual(x, (h) => attention.forward(h, encoderOutput)),
+    forward: (x, encoderOutput) => residual(x, (h, r) => attention.forward(h, r, encoderOutput)),
     stepper: (encoderOutput) => {
       const inner = attention.stepper(encoderOutput)
-      return { step: (x) => residual(x, inner.step), dispose: inner.dispose }
+      const rest = { norm1, norm2, fc: perceptron.fc, proj: perceptron.proj }
+      return { step: (x) => (stepsNatively(x) ? inner.stepBlock(x, rest) : residual(x, inner.step)), dispose: inner.dispose }
     },
-    attentionWeights: (x, encoderOutput) => attention.attentionWeights(norm1(x), encoderOutput),
+    attentionWeights: (x, encoderOutput) => attention.attentionWeights(x, encoderOutput),
   }
 }
 
-/** Self-attention of one kind: (B, T, W) → q, k, v (B·H, T, dh) → (B, T, W). */
-const causalSelfAttention = (p: Parameters, name: string, c: TransformerConfig, type: SelfAttentionType): Layer => {
+/** Self-attention of one kind of norm(x): (B, T, W) → q, k, v (B·H, T, dh) → (B, T, W). */
+const causalSelfAttention = (p: Parameters, name: string, c: TransformerConfig, type: SelfAttentionType, norm: Norm): AttentionLayer => {
   const width = attentionWidth(c)
-  const qkv = dense(p, `${name}.qkv`, c.width, 3 * width)
+  const qkvDense = dense(p, `${name}.qkv`, c.width, 3 * width)
   const out = dense(p, `${name}.out`, width, c.width)
+  const qkv = (x: tf.Tensor3D) => qkvDense(x, { norm }) // (B, T, 3A): [q | k | v]
   const project = (x: tf.Tensor3D) => tf.split(qkv(x), 3, 2).map((t) => splitHeads(t as tf.Tensor3D, c.heads)) as [tf.Tensor3D, tf.Tensor3D, tf.Tensor3D]
-  const output = (heads: tf.Tensor3D, batch: number) => out(mergeHeads(heads, batch))
+  const output = (heads: tf.Tensor3D, residual: tf.Tensor3D) => out(mergeHeads(heads, residual.shape[0]), { residual })
   return {
-    forward: (x) => {
+    forward: (x, residual) => {
       const [q, k, v] = project(x)
-      return output(selfAttention(type, q, k, v, c.blockLength), x.shape[0])
+      return output(selfAttention(type, q, k, v, c.blockLength), residual)
     },
     stepper: () => {
-      const cache = keyValueCache(type, c.blockLength)
+      const cache = keyValueCache(type, c.blockLength, c.heads)
       return {
-        step: (x) => output(cache.attend(...project(x)), x.shape[0]),
+        step: (x, residual) => out(cache.attend(qkv(x)), { residual }),
+        stepBlock: (x, rest) => cache.stepWith((run, seen, attendsRun) =>
+          nativeBlockStep(x, { ...rest, input: qkvDense, output: out }, { heads: c.heads, parts: 3, attendsRun }, run, seen) as [tf.Tensor3D, tf.Tensor3D, tf.Tensor3D]),
         dispose: () => cache.dispose(),
       }
     },
@@ -343,70 +391,57 @@ const causalSelfAttention = (p: Parameters, name: string, c: TransformerConfig, 
   }
 }
 
-/** Queries from x (B, T, W), keys and values from the context (B, Tctx, We), no mask → (B, T, W). */
-const encoderDecoderAttention = (p: Parameters, name: string, c: TransformerConfig): Layer => {
+/** Queries from norm(x) (B, T, W), keys and values from the context (B, Tctx, We), no mask → (B, T, W). */
+const encoderDecoderAttention = (p: Parameters, name: string, c: TransformerConfig, norm: Norm): AttentionLayer => {
   const width = attentionWidth(c)
-  const query = dense(p, `${name}.q`, c.width, width)
+  const queryDense = dense(p, `${name}.q`, c.width, width)
+  const query = (x: tf.Tensor3D) => queryDense(x, { norm })
   const keyValue = dense(p, `${name}.kv`, c.encoderWidth!, 2 * width)
   const out = dense(p, `${name}.out`, width, c.width)
   const keysValues = (context: tf.Tensor3D) => tf.split(keyValue(context), 2, 2).map((t) => splitHeads(t as tf.Tensor3D, c.heads)) as [tf.Tensor3D, tf.Tensor3D]
   const queries = (x: tf.Tensor3D) => splitHeads(query(x), c.heads)
-  const attend = (x: tf.Tensor3D, [k, v]: [tf.Tensor3D, tf.Tensor3D]) => out(mergeHeads(maskedAttention(queries(x), k, v), x.shape[0]))
+  const attend = (x: tf.Tensor3D, residual: tf.Tensor3D, [k, v]: [tf.Tensor3D, tf.Tensor3D]) =>
+    out(mergeHeads(maskedAttention(queries(x), k, v), x.shape[0]), { residual })
   return {
-    forward: (x, encoderOutput) => attend(x, keysValues(encoderOutput!)),
+    forward: (x, residual, encoderOutput) => attend(x, residual, keysValues(encoderOutput!)),
     stepper: (encoderOutput) => {
       const projected = tf.tidy(() => keysValues(encoderOutput!)) // once per sampler
-      return { step: (x) => attend(x, projected), dispose: () => tf.dispose(projected) }
+      return {
+        step: (x, residual) => attend(x, residual, projected),
+        stepBlock: (x, rest) => nativeBlockStep(x, { ...rest, input: queryDense, output: out }, { heads: c.heads, parts: 1, attendsRun: true }, projected) as tf.Tensor3D,
+        dispose: () => tf.dispose(projected),
+      }
     },
     attentionWeights: (x, encoderOutput) => attentionWeights(queries(x), keysValues(encoderOutput!)[0]),
   }
 }
 
-/** x·σ(1.702x) between two dense layers: (B, T, W) → (B, T, M) → (B, T, W). */
-const mlp = (p: Parameters, name: string, width: number, hidden: number): Module => {
+/** x·σ(1.702x) between two dense layers of norm(x): (B, T, W) → (B, T, M) → (B, T, W), added to the residual; and its weights. */
+const mlp = (p: Parameters, name: string, width: number, hidden: number, norm: Norm): Branch & { fc: Dense; proj: Dense } => {
   const fc = dense(p, `${name}.fc`, width, hidden)
   const proj = dense(p, `${name}.proj`, hidden, width)
-  return (x) => {
-    const h = fc(x)
-    return proj(tf.mul(h, tf.sigmoid(tf.mul(h, 1.702))))
-  }
+  return Object.assign((x: tf.Tensor3D, residual: tf.Tensor3D) => proj(fc(x, { norm, activation: "quick-gelu" }), { residual }), { fc, proj })
 }
 
-/**
- * LayerNorm over the last axis (ε = 1e-5, PyTorch's), weights `name.weight` and `name.bias`: (…, W) → (…, W).
- * With the native kernels, one op each way (ops.ts's `nativeLayerNormOp`); else tfjs's ops.
- */
-export const layerNorm = (p: Parameters, name: string, width: number): Module => {
+/** A LayerNorm: the function, and its weights for a dense layer to apply it first (`LinearOptions.norm`). */
+type Norm = Module & NonNullable<LinearOptions["norm"]>
+
+/** LayerNorm over the last axis (ε = 1e-5, PyTorch's), weights `name.weight` and `name.bias`: (…, W) → (…, W); ops.ts's `layerNorm`. */
+export const layerNorm = (p: Parameters, name: string, width: number): Norm => {
   const gain = p.ones(`${name}.weight`, [width]) as tf.Variable<tf.Rank.R1>
   const bias = p.zeros(`${name}.bias`, [width]) as tf.Variable<tf.Rank.R1>
-  return (x) => {
-    if (hasNativeKernels()) return nativeLayerNormOp(x, gain, bias, 1e-5)
-    const { mean, variance } = tf.moments(x, -1, true)
-    return addBias(tf.mul(tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, 1e-5))), gain) as tf.Tensor3D, bias)
-  }
+  const epsilon = 1e-5
+  return Object.assign((x: tf.Tensor3D) => normalize(x, gain, bias, epsilon), { gain, bias, epsilon })
 }
 
-/** A dense layer's weights, (Cin, Cout) from N(0, s²) and a zero bias: (…, Cin) → (…, Cout). */
-const dense = (p: Parameters, name: string, inputs: number, outputs: number): Module => {
+/** A dense layer: (…, Cin) → (…, Cout) with `linear`'s options; and its weights. */
+type Dense = ((x: tf.Tensor3D, options?: LinearOptions) => tf.Tensor3D) & DenseWeights
+
+/** A dense layer's weights, (Cin, Cout) from N(0, s²) and a zero bias. */
+const dense = (p: Parameters, name: string, inputs: number, outputs: number): Dense => {
   const weight = p.normal(`${name}.weight`, [inputs, outputs]) as tf.Variable<tf.Rank.R2>
   const bias = p.zeros(`${name}.bias`, [outputs]) as tf.Variable<tf.Rank.R1>
-  return (x) => linear(x, weight, bias) as tf.Tensor3D
-}
-
-/** (B, T, A) → (B·H, T, A/H): head h is columns h·dh … (h + 1)·dh − 1. */
-const splitHeads = (x: tf.Tensor3D, heads: number): tf.Tensor3D => {
-  const [batch, length, width] = x.shape
-  const perHead = width / heads
-  if (length === 1) return tf.reshape(x, [batch * heads, 1, perHead]) // one position: the transpose moves nothing
-  return tf.reshape(tf.transpose(tf.reshape(x, [batch, length, heads, perHead]), [0, 2, 1, 3]), [batch * heads, length, perHead])
-}
-
-/** (B·H, T, dh) → (B, T, H·dh). */
-const mergeHeads = (x: tf.Tensor3D, batch: number): tf.Tensor3D => {
-  const [rows, length, perHead] = x.shape
-  const heads = rows / batch
-  if (length === 1) return tf.reshape(x, [batch, 1, heads * perHead])
-  return tf.reshape(tf.transpose(tf.reshape(x, [batch, heads, length, perHead]), [0, 2, 1, 3]), [batch, length, heads * perHead])
+  return Object.assign((x: tf.Tensor3D, options?: LinearOptions) => linear(x, weight, bias, options) as tf.Tensor3D, { weight, bias })
 }
 
 // ---------------------------------------------------------------------------------------------

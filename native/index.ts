@@ -76,6 +76,14 @@ export interface NativeKernels {
     w: Float32Array, m: Float32Array, v: Float32Array, g: Float32Array, wOut: Float32Array, mOut: Float32Array, vOut: Float32Array,
     learningRate: number, beta1: number, beta2: number, epsilon: number, correction1: number, correction2: number,
   ): void
+  /**
+   * Attention of one query per row, no mask: q and out (rows × width), keys and values (rows × length × width) →
+   * out = softmax((q·scale)·kᵀ) v, overwritten (0 for no keys); the weights' sum in double, e^x as `softmaxCrossEntropy`'s.
+   * q may be out itself (the same array), else no array may overlap out.
+   */
+  attendOne(q: Float32Array, keys: Float32Array, values: Float32Array, out: Float32Array, rows: number, length: number, width: number, scale: number): void
+  /** y = x·σ(1.702·x), the reference's quick GELU, overwritten (e^x as `softmaxCrossEntropy`'s); y may be x itself. */
+  quickGelu(x: Float32Array, y: Float32Array): void
   /** sums (cols) = the column sums of a (rows × cols), overwritten: float partial sums over blocks of 256 rows, added in double. */
   columnSums(a: Float32Array, sums: Float32Array, rows: number, cols: number): void
   /**
@@ -150,6 +158,8 @@ const load = (): { kernels: NativeKernels; reason?: undefined } | { kernels?: un
     reluGradient: addon.reluGradient,
     adam: addon.adam,
     columnSums: addon.columnSums,
+    attendOne: addon.attendOne,
+    quickGelu: addon.quickGelu,
     layerNorm: addon.layerNorm,
     layerNormGradient: addon.layerNormGradient,
     softmaxCrossEntropy: addon.softmaxCrossEntropy,

@@ -481,6 +481,38 @@ static napi_value js_layer_norm_gradient(napi_env env, napi_callback_info info) 
   return NULL;
 }
 
+/* attendOne(q, keys, values, out, rows, length, width, scale) */
+static napi_value js_attend_one(napi_env env, napi_callback_info info) {
+  Call call;
+  if (!start(&call, env, info, "attendOne", 8)) return NULL;
+  static const char *const NAMES[4] = {"q", "keys", "values", "out"};
+  Floats arrays[4];
+  for (size_t i = 0; i < 4; i++) arrays[i] = floats(&call, i, NAMES[i]);
+  const int64_t rows = integer(&call, 4, "rows", 0), length = integer(&call, 5, "length", 0), width = integer(&call, 6, "width", 0);
+  const float scale = number(&call, 7, "scale");
+  const int64_t row = size3(rows, width, 1), all = size3(rows, length, width);
+  const int64_t lengths[4] = {row, all, all, row};
+  static const char *const SHAPES[4] = {"(rows, width)", "(rows, length, width)", "(rows, length, width)", "(rows, width)"};
+  for (size_t i = 0; i < 4; i++) exact(&call, arrays[i], NAMES[i], lengths[i], SHAPES[i]);
+  for (size_t i = 0; i < 3; i++)
+    if (i > 0 || arrays[0].data != arrays[3].data) /* q may be out itself */
+      apart(&call, arrays[3], arrays[3].length, "out", arrays[i], arrays[i].length, NAMES[i]);
+  if (call.ok && !attend_one(arrays[0].data, arrays[1].data, arrays[2].data, arrays[3].data, rows, length, width, scale))
+    throw_error(&call, false, "out of memory for %lld keys", (long long)length);
+  return NULL;
+}
+
+/* quickGelu(x, y) */
+static napi_value js_quick_gelu(napi_env env, napi_callback_info info) {
+  Call call;
+  if (!start(&call, env, info, "quickGelu", 2)) return NULL;
+  const Floats x = floats(&call, 0, "x"), y = floats(&call, 1, "y");
+  same_length(&call, y, "y", x, "x");
+  if (x.data != y.data) apart(&call, y, y.length, "y", x, x.length, "x"); /* in place, or apart */
+  if (call.ok) quick_gelu(x.data, y.data, x.length);
+  return NULL;
+}
+
 /* softmaxCrossEntropy(logits, targets, loss, lse, rows, vocab) */
 static napi_value js_softmax_cross_entropy(napi_env env, napi_callback_info info) {
   Call call;
@@ -540,6 +572,8 @@ NAPI_MODULE_INIT() {
     {"columnSums", NULL, js_column_sums, NULL, NULL, NULL, napi_enumerable, NULL},
     {"layerNorm", NULL, js_layer_norm, NULL, NULL, NULL, napi_enumerable, NULL},
     {"layerNormGradient", NULL, js_layer_norm_gradient, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"attendOne", NULL, js_attend_one, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"quickGelu", NULL, js_quick_gelu, NULL, NULL, NULL, napi_enumerable, NULL},
     {"softmaxCrossEntropy", NULL, js_softmax_cross_entropy, NULL, NULL, NULL, napi_enumerable, NULL},
     {"softmaxCrossEntropyGradient", NULL, js_softmax_cross_entropy_gradient, NULL, NULL, NULL, napi_enumerable, NULL},
   };

@@ -60,6 +60,14 @@ void softmax_cross_entropy(const float *logits, const int32_t *targets, float *l
 void softmax_cross_entropy_gradient(const float *dloss, const float *logits, const int32_t *targets, const float *lse,
                                     float *dlogits, int64_t rows, int64_t vocab);
 
+/* Attention of one query per row: q (rows × width), keys and values (rows × length × width) → out (rows × width),
+   softmax(q·scale · kᵀ) v; a query with no keys gets 0. q may be out itself. False when its scratch memory cannot be allocated. */
+bool attend_one(const float *q, const float *keys, const float *values, float *out, int64_t rows, int64_t length, int64_t width,
+                float scale);
+
+/* y = x·σ(1.702·x), the reference's quick GELU, n elements; y may be x itself. */
+void quick_gelu(const float *x, float *y, int64_t n);
+
 /* y = max(0, x), n elements (elementwise.c). */
 void relu(const float *x, float *y, int64_t n);
 

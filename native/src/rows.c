@@ -2,7 +2,8 @@
  * Row kernels of the Transformer: LayerNorm and its gradient, and softmax cross-entropy and its
  * gradient, each one or two passes over a row while it is in cache, where tfjs runs a dozen ops over
  * whole tensors (moments, sub, rsqrt, mul, add; max, sub, exp, sum, log, one-hot products) and, on
- * the way back, sums over the leading axes that `wasm` transposes first.
+ * the way back, sums over the leading axes that `wasm` transposes first. For sampling, one query's
+ * attention per row and the quick GELU, with the cross-entropy's exponential.
  *
  * Sums over a row run in LANES float partial sums (so that they vectorise without reassociation from
  * the compiler) added in double; sums down the columns in float over blocks of BLOCK rows, added in
@@ -208,4 +209,42 @@ VECTOR_CLONES void softmax_cross_entropy_gradient(const float *restrict dloss, c
     for (int64_t i = 0; i < vocab; i++) out[i] = d * exp_lane(l[i] - log_sum);
     out[t] -= d;
   }
+}
+
+VECTOR_CLONES bool attend_one(const float *q, const float *restrict keys, const float *restrict values, float *out,
+                              int64_t rows, int64_t length, int64_t width, float scale) {
+  float *weights = malloc((size_t)(length > 0 ? length : 1) * sizeof(float));
+  float *scaled = malloc((size_t)(width > 0 ? width : 1) * sizeof(float));
+  if (weights == NULL || scaled == NULL) {
+    free(weights);
+    free(scaled);
+    return false;
+  }
+  for (int64_t r = 0; r < rows; r++) {
+    const float *restrict k = keys + r * length * width, *restrict v = values + r * length * width;
+    for (int64_t d = 0; d < width; d++) scaled[d] = q[r * width + d] * scale; /* before out's row is written: q may be out */
+    float most = -INFINITY;
+    for (int64_t t = 0; t < length; t++) {
+      float dot = 0;
+      for (int64_t d = 0; d < width; d++) dot += scaled[d] * k[t * width + d];
+      weights[t] = dot;
+      most = dot > most ? dot : most;
+    }
+    double sum = 0;
+    for (int64_t t = 0; t < length; t++) sum += weights[t] = exp_lane(weights[t] - most);
+    const float inverse = (float)(1.0 / sum);
+    float *o = out + r * width;
+    for (int64_t d = 0; d < width; d++) o[d] = 0;
+    for (int64_t t = 0; t < length; t++) {
+      const float w = weights[t] * inverse;
+      for (int64_t d = 0; d < width; d++) o[d] += w * v[t * width + d];
+    }
+  }
+  free(weights);
+  free(scaled);
+  return true;
+}
+
+VECTOR_CLONES void quick_gelu(const float *x, float *y, int64_t n) {
+  for (int64_t i = 0; i < n; i++) y[i] = x[i] * (1.0f / (1.0f + exp_lane(-(x[i] * 1.702f))));
 }

@@ -5,7 +5,7 @@ import { gradientsRegistered, useBestBackend } from "../../models/backend.ts"
 import { native } from "../../native/index.ts"
 
 /** Kernels of ours on top of the missing ones: the native conv, matMul, ReLU and Adam when the addon is built. */
-const nativeKernels = native ? ["native-conv", "native-matmul", "native-relu", "native-adam", "native-sums", "native-layernorm", "native-crossentropy"] : []
+const nativeKernels = native ? ["native-conv", "native-matmul", "native-relu", "native-adam", "native-sums", "native-layernorm", "native-crossentropy", "native-sampling"] : []
 
 describe("useBestBackend", () => {
   it("takes wasm when no native backend loads, and says which kernels of ours it uses", async () => {

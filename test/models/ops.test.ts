@@ -2,8 +2,9 @@
  * conv1d, convTranspose1d and matMul carry gradients of our own: each is checked against finite
  * differences and against the autodiff gradient of a plain formulation (gather + matMul), on both
  * portable backends; relu's values and gradient equal tf.relu's bit for bit, and matMul's products
- * are right on either side of the row products sent to wasm's own kernel. Also the two kernels
- * registered for wasm.
+ * are right on either side of the row products sent to wasm's own kernel; linear with a LayerNorm,
+ * activation and residual gives the same numbers as one kernel without a tape as op by op under one.
+ * Also the two kernels registered for wasm.
  */
 import * as tf from "@tensorflow/tfjs-core"
 import { beforeAll, describe, expect, it } from "vitest"
@@ -172,6 +173,24 @@ describe.each(BACKENDS)("ops on %s", (backend) => {
     const [da] = analyticGradients((t) => weighted(matMul(t[0]!, t[1]!, false, true), 17), [a, normal([2, 3, 6, 5], 18)])
     expect(da!.length).toBe(2 * 3 * 4 * 5)
     expect(linear(normal([2, 7, 5], 19), normal([5, 3], 20) as tf.Tensor2D, tf.zeros([3])).shape).toEqual([2, 7, 3])
+  })
+
+  it("linear with a norm, an activation and a residual: without a tape (one native kernel) the numbers of the ops one by one under a tape", () => {
+    const [x, w, b] = [normal([2, 3, 6], 21), normal([6, 4], 22) as tf.Tensor2D, normal([4], 23) as tf.Tensor1D]
+    const norm = { gain: normal([6], 24) as tf.Tensor1D, bias: normal([6], 25) as tf.Tensor1D, epsilon: 1e-5 }
+    const residual = normal([2, 3, 4], 26)
+    for (const options of [{}, { residual }, { norm }, { norm, activation: "quick-gelu" as const }, { norm, activation: "quick-gelu" as const, residual }]) {
+      let taped: Float32Array | undefined
+      tf.grad((t: tf.Tensor) => {
+        const y = linear(t, w, b, options)
+        taped = y.dataSync() as Float32Array
+        return tf.sum(y)
+      })(x)
+      const bare = linear(x, w, b, options).dataSync()
+      // the same kernels but the activation (the native quick GELU's e^x is within 2 ulp of tfjs's)
+      if (options.activation === undefined) expect(Array.from(bare)).toEqual(Array.from(taped!))
+      else expectClose(bare, taped!, 1e-6)
+    }
   })
 })
 

@@ -1,5 +1,6 @@
 /**
- * Sampling: top-k and top-p never choosing a filtered token, greedy choice following the forward
+ * Sampling: top-k and top-p never choosing a filtered token, the token choice without a full sort
+ * choosing exactly what the sorting one did for the same uniform, greedy choice following the forward
  * pass's argmax, seeded windows the same on every backend, primed windows keeping their prefix,
  * windowed levels keeping every overlap and ending right-aligned, upsamplers reading their span of
  * the upper codes, a label schedule switching labels by window start, no leaked tensors.

@@ -4,7 +4,8 @@
  * kernels' other paths; implicit padding (symmetric, asymmetric, longer than x), output offsets that
  * drop rows at both ends, bias and its gradient, on fixed and seeded random shapes; sgemm with every
  * transpose and broadcast, views at an offset into a bigger buffer (as on the wasm heap), and bad
- * shapes; ReLU, its gradient and Adam's update against tfjs's formulas in float32, bit for bit.
+ * shapes; ReLU, its gradient and Adam's update against tfjs's formulas in float32, bit for bit; one
+ * query's attention and the quick GELU of sampling against float64, in place too.
  * Skipped when the addon is not built, except on CI (CI or JUKEFLOW_SLOW set), which must build it.
  */
 import { availableParallelism } from "node:os"
@@ -780,5 +781,65 @@ describe.skipIf(native === undefined)("native row kernels", () => {
     const logits = l()
     expect(() => kernels.softmaxCrossEntropyGradient(r(), logits, targets, r(), logits, rows, vocab)).toThrow(/dlogits shares memory with logits/)
     expect(() => kernels.softmaxCrossEntropyGradient(r(), l(), targets, r(), m(), rows, vocab)).toThrow(/dlogits has 24 elements, but its shape \(rows, vocab\) needs 20/)
+  })
+})
+
+describe.skipIf(native === undefined)("native sampling kernels", () => {
+  const kernels = native as NativeKernels
+
+  /** softmax((q·scale)·kᵀ) v per row in float64. */
+  const attendOne = (q: Float32Array, keys: Float32Array, values: Float32Array, rows: number, length: number, width: number, scale: number): Float64Array => {
+    const out = new Float64Array(rows * width)
+    for (let r = 0; r < rows; r++) {
+      const scores = Array.from({ length }, (_, t) => {
+        let dot = 0
+        for (let d = 0; d < width; d++) dot += q[r * width + d]! * scale * keys[(r * length + t) * width + d]!
+        return dot
+      })
+      const most = Math.max(...scores)
+      const weights = scores.map((s) => Math.exp(s - most))
+      const sum = weights.reduce((a, w) => a + w, 0)
+      for (let t = 0; t < length; t++) for (let d = 0; d < width; d++) out[r * width + d]! += (weights[t]! / sum) * values[(r * length + t) * width + d]!
+    }
+    return out
+  }
+
+  it.each([
+    { rows: 1, length: 1, width: 1 },
+    { rows: 4, length: 32, width: 16 },
+    { rows: 3, length: 17, width: 33 },
+    { rows: 2, length: 128, width: 8 },
+  ])("attendOne of $rows rows, $length keys of width $width: softmax(q kᵀ / √dh) v, within 1e-5, also in place on q", ({ rows, length, width }) => {
+    const q = randomArray(rows * width, 1)
+    const [keys, values] = [randomArray(rows * length * width, 2), randomArray(rows * length * width, 3)]
+    const scale = 1 / Math.sqrt(width)
+    const out = garbage(rows * width)
+    kernels.attendOne(q, keys, values, out, rows, length, width, scale)
+    expectClose(out, attendOne(q, keys, values, rows, length, width, scale))
+    const inPlace = q.slice()
+    kernels.attendOne(inPlace, keys, values, inPlace, rows, length, width, scale)
+    expect(inPlace).toEqual(out)
+  })
+
+  it("attendOne gives 0 for no keys, and throws on bad shapes and overlaps", () => {
+    const out = garbage(4)
+    kernels.attendOne(new Float32Array(4), new Float32Array(0), new Float32Array(0), out, 2, 0, 2, 1)
+    expect(Array.from(out)).toEqual([0, 0, 0, 0])
+    const [q, k] = [new Float32Array(4), new Float32Array(12)]
+    expect(() => kernels.attendOne(q, k, k.slice(), new Float32Array(4), 2, 3, 2, 1)).not.toThrow()
+    expect(() => kernels.attendOne(q, k, k.slice(), new Float32Array(4), 2, 4, 2, 1)).toThrow(/attendOne: keys has 12 elements, but its shape \(rows, length, width\) needs 16/)
+    expect(() => kernels.attendOne(q, k, k, k.subarray(0, 4), 2, 3, 2, 1)).toThrow(/out shares memory with keys/)
+  })
+
+  it("quickGelu: x·σ(1.702x) within 1e-6 relative, in place too", () => {
+    const x = Float32Array.from({ length: 1000 }, (_, i) => (i - 500) / 25)
+    const want = Float64Array.from(x, (v) => v / (1 + Math.exp(-1.702 * v)))
+    const y = garbage(x.length)
+    kernels.quickGelu(x, y)
+    for (let i = 0; i < x.length; i++) expect(Math.abs(y[i]! - want[i]!)).toBeLessThanOrEqual(1e-6 * Math.max(1, Math.abs(want[i]!)))
+    const inPlace = x.slice()
+    kernels.quickGelu(inPlace, inPlace)
+    expect(inPlace).toEqual(y)
+    expect(() => kernels.quickGelu(x, x.subarray(1))).toThrow(/y has 999 elements/)
   })
 })
