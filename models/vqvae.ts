@@ -109,6 +109,22 @@ export const levelConfig = (config: VQVAEConfig, level: number): AutoencoderConf
 /** Audio samples per code. */
 export const hopLength = (config: Pick<LevelConfig, "downs">): number => 2 ** config.downs
 
+/** Trainable numbers of one level's autoencoder (its convs), without building it; the bottleneck's state is `bottleneckStateSize`. */
+export const autoencoderParameterCount = (c: Pick<AutoencoderConfig, "downs" | "width" | "depth" | "residualWidth" | "embeddingWidth" | "channels">): number => {
+  const conv = (kernel: number, inChannels: number, outChannels: number) => kernel * inChannels * outChannels + outChannels
+  const stack = c.depth * (conv(3, c.width, c.residualWidth) + conv(1, c.residualWidth, c.width))
+  let count = conv(3, c.width, c.embeddingWidth) + conv(3, c.embeddingWidth, c.width) + conv(3, c.embeddingWidth, c.channels) // encoder.out, decoder.in, decoder.out
+  for (let i = 0; i < c.downs; i++) {
+    count += conv(4, i === 0 ? c.channels : c.width, c.width) + stack // encoder block
+    count += stack + conv(4, c.width, i === c.downs - 1 ? c.embeddingWidth : c.width) // decoder block
+  }
+  return count
+}
+
+/** Numbers the bottleneck keeps beside the weights, updated by EMA rather than by gradients: codebook and EMA sum (K, D), EMA count (K). */
+export const bottleneckStateSize = (c: Pick<BottleneckConfig, "codebookSize" | "embeddingWidth">): number =>
+  c.codebookSize * (2 * c.embeddingWidth + 1)
+
 /**
  * Dilations of an encoder residual stack, first block first: growth^j (1, 3, 9, ...), restarting
  * every `dilationCycle` blocks when set. Decoder stacks use them in reverse.

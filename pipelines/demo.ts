@@ -2,7 +2,8 @@
  * The demo: the whole Jukebox method on a small generated corpus, sized to run on a laptop CPU.
  * Run it with `npm start` (or `npx jukeflow run pipelines/demo.ts`): the corpus, the three
  * VQ-VAEs and what they encode, the top prior with lyrics and the two upsamplers, and two samples
- * (one ancestral with lyrics, one primed from a held-out song), each decoded to WAV with a page.
+ * (one ancestral with lyrics, one primed from a held-out song), each decoded to WAV with a page,
+ * and the run report (`report.html`: the graph, the curves, reconstructions and samples).
  */
 import { Pipeline, use } from "../runtime/index.ts"
 import { align } from "../stages/align.ts"
@@ -17,6 +18,7 @@ import { decode } from "../stages/decode.ts"
 import { evaluate } from "../stages/evaluate.ts"
 import { priorTrain } from "../stages/prior-train.ts"
 import { sample } from "../stages/sample.ts"
+import { report } from "../stages/report.ts"
 
 /**
  * Demo-sized VQ-VAE training: a few dozen steps per level, each level in a process of its own.
@@ -71,6 +73,14 @@ export const codecStages = {
   evaluate: use(evaluate, { inputs: { audio: "ingest", chunks: "chunk", tokens: "encode", decoded: "decode", ...levels } }),
 }
 
+/** The run on one page, last: it reads the checkpoints, the evaluation, the held-out song and both samples. */
+export const reportStage = use(report, {
+  inputs: {
+    audio: "ingest", evaluation: "evaluate", decoded: "decode", ...levels,
+    topPrior: "top-prior", middlePrior: "middle-upsampler", bottomPrior: "bottom-upsampler", sample: "sample", secondSample: "sample-primed",
+  },
+})
+
 export default Pipeline.define("demo", {
   ...dataStages,
   "vqvae-bottom": vqvae(0, demoTraining),
@@ -79,4 +89,5 @@ export default Pipeline.define("demo", {
   ...codecStages,
   ...priorStages,
   ...sampleStages,
+  report: reportStage,
 })

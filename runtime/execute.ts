@@ -16,7 +16,7 @@ import { withLock } from "./lock.ts"
 import { writeOutput } from "./outputs.ts"
 import type { StageRecord } from "./record.ts"
 import type { Reporter } from "./reporter.ts"
-import type { Device, StageContext } from "./stage.ts"
+import type { Device, PipelineState, StageContext } from "./stage.ts"
 import type { ArtifactManifest, KeyEntry, Store } from "./store.ts"
 
 /** Everything `executeUnit` needs. */
@@ -47,6 +47,8 @@ export interface Unit {
   readonly reporter: Reporter
   /** Fail the unit when it rejects any input item. */
   readonly strict: boolean
+  /** The run as it stands now (`ctx.pipeline`), read when the unit starts. */
+  readonly pipeline: Effect.Effect<PipelineState>
 }
 
 /** The record line and artifact of one unit. */
@@ -120,7 +122,9 @@ const compute = (unit: Unit): Effect.Effect<UnitResult, StoreError, Scope.Scope>
     const rejected: Rejection[] = []
     const device: Device = deviceId === "cpu" ? { kind: "cpu" } : { kind: "gpu", id: deviceId }
     const previous = yield* unit.previous.pipe(Effect.orElseSucceed(() => undefined))
+    const pipeline = yield* unit.pipeline
     const ctx: StageContext = {
+      pipeline,
       previous: previous as StageContext["previous"],
       stage: node.name,
       partition: unit.partition,
@@ -149,7 +153,7 @@ const compute = (unit: Unit): Effect.Effect<UnitResult, StoreError, Scope.Scope>
     const seconds = () => (Date.now() - started) / 1000
     const attempt = isolated(node) ? unit.pool.run({
       module: node.stage.module, stageName: node.stage.name, stage: node.name, partition: unit.partition, params: node.paramsEncoded,
-      specs: unit.specs, previousSpec: unit.previousSpec, storeDir: store.root, outDir, scratchDir, root: unit.graph.root, device, cores: ctx.cores,
+      specs: unit.specs, previousSpec: unit.previousSpec, storeDir: store.root, outDir, scratchDir, root: unit.graph.root, device, cores: ctx.cores, pipeline,
     }, ctx) : Effect.gen(function* () {
       const inputs = yield* unit.inputs
       const value = yield* Effect.suspend(() => node.stage.run(inputs as never, node.params, ctx))

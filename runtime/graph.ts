@@ -8,10 +8,10 @@ import { relative } from "node:path"
 import type { ArtifactKind } from "./artifact.ts"
 import { tableColumns } from "./columns.ts"
 import { formatArrowType } from "./columns.ts"
-import { PipelineError } from "./errors.ts"
+import { describe, PipelineError } from "./errors.ts"
 import type { CallSite } from "./internal/callsite.ts"
 import type { Pipeline, Use } from "./pipeline.ts"
-import type { AnyStage } from "./stage.ts"
+import type { AnyStage, ModelSize } from "./stage.ts"
 
 /** One stage instance, validated. */
 export interface GraphNode {
@@ -164,6 +164,25 @@ export const buildGraph = (pipeline: Pipeline, file: string, root: string, overr
       return yield* new PipelineError({ where: pipelineSite, reason: `pipeline "${pipeline.name}" has a cycle: ${cycle.join(" → ")}` })
     }
     return { name: pipeline.name, file, root, nodes, order: topologicalOrder(nodes) }
+  })
+
+/**
+ * The model size of each node whose stage declares an `estimate`, from its params alone (nothing
+ * runs, no input is read). An estimate that throws is reported like a bad param.
+ */
+export const modelSizes = (graph: Graph): Effect.Effect<Record<string, ModelSize>, PipelineError> =>
+  Effect.gen(function* () {
+    const sizes: Record<string, ModelSize> = {}
+    for (const name of graph.order) {
+      const node = graph.nodes.get(name)!
+      if (node.stage.estimate === undefined) continue
+      const size = Either.try(() => node.stage.estimate!(node.params))
+      if (Either.isLeft(size)) {
+        return yield* new PipelineError({ where: at(graph.root, node.site), reason: `stage "${name}", its model size: ${describe(size.left)}` })
+      }
+      sizes[name] = size.right
+    }
+    return sizes
   })
 
 /** Nodes ordered so that every node comes after its inputs; ties keep the pipeline's order. */

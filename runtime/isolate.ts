@@ -13,7 +13,7 @@ import { fileURLToPath } from "node:url"
 import { StageFailed } from "./errors.ts"
 import type { InputSpec } from "./inputs.ts"
 import type { OutputContent } from "./outputs.ts"
-import type { Device, StageContext } from "./stage.ts"
+import type { Device, PipelineState, StageContext } from "./stage.ts"
 
 /** Everything a process needs to run one unit. Plain data. */
 export interface UnitJob {
@@ -33,6 +33,8 @@ export interface UnitJob {
   readonly root: string
   readonly device: Device
   readonly cores: number
+  /** The run as it stood when the unit started (`ctx.pipeline`). */
+  readonly pipeline: PipelineState
 }
 
 /** What the process sends back. */

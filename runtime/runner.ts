@@ -3,7 +3,8 @@
  * there, else by running it — with independent stages in parallel up to the cores, `gpu` stages on
  * the device pool, and one reason per stage for why it ran. `plan` is the same walk without running.
  */
-import { Deferred, Effect, Queue, type Scope } from "effect"
+import { Deferred, Effect, Option, Queue, type Scope } from "effect"
+import { existsSync } from "node:fs"
 import { relative } from "node:path"
 import type { ArtifactKind } from "./artifact.ts"
 import type { ArtifactReadError } from "./artifact.ts"
@@ -17,6 +18,7 @@ import { inputValue, type InputSpec, materializeInputs, partitionsOf } from "./i
 import { cacheKey, type KeyComponents, reasonToRun } from "./keys.ts"
 import { lastComponents, newRunId, type RunRecord, saveRecord, type StageRecord } from "./record.ts"
 import type { Reporter } from "./reporter.ts"
+import type { PipelineStageState, PipelineState } from "./stage.ts"
 import type { ArtifactManifest, Store } from "./store.ts"
 
 /** Which stages to run, and how. */
@@ -86,6 +88,10 @@ export const runGraph = (graph: Graph, store: Store, options: RunOptions): Effec
     }
     const outcomes = new Map<string, Deferred.Deferred<Outcome>>()
     for (const name of graph.order) outcomes.set(name, yield* Deferred.make<Outcome>())
+    const pipelineState = Effect.map(
+      Effect.forEach(graph.order, (name) => Deferred.poll(outcomes.get(name)!).pipe(Effect.flatMap((o) => (o._tag === "Some" ? Effect.asSome(o.value) : Effect.succeedNone)))),
+      (settled): PipelineState => ({ name: graph.name, stages: graph.order.map((name, i) => stageState(graph.nodes.get(name)!, settled[i]!)) }),
+    )
 
     const resources = (node: GraphNode): Effect.Effect<string, never, Scope.Scope> => {
       const permits = Math.min(node.stage.cores, options.cores)
@@ -121,25 +127,33 @@ export const runGraph = (graph: Graph, store: Store, options: RunOptions): Effec
         }
         const wholeSpecs: Record<string, InputSpec> = Object.fromEntries([...upstream].map(([input, o]) => [input, { _tag: "Whole", hash: o.manifest!.hash }]))
         const inputValues = (specs: Record<string, InputSpec>) => materializeInputs(store, node.stage.inputs as Record<string, ArtifactKind>, specs)
+        // A plan lists declared files that do not exist yet (data still to come) instead of failing: the stage will run, and `run` fails it if they are still missing.
         const declaredFiles = (
           values: Effect.Effect<Record<string, unknown>, StoreError | ArtifactReadError>,
-        ): Effect.Effect<Record<string, string>, StageFailed | StoreError | ArtifactReadError> =>
+        ): Effect.Effect<{ hashes: Record<string, string>; missing: string[] }, StageFailed | StoreError | ArtifactReadError> =>
           node.stage.files === undefined
-            ? Effect.succeed({})
+            ? Effect.succeed({ hashes: {}, missing: [] })
             : Effect.gen(function* () {
               const paths = yield* node.stage.files!({ params: node.params, inputs: (yield* values) as never, root: graph.root }).pipe(
                 Effect.mapError((e) => new StageFailed({ stage: node.name, reason: `declaring its files: ${describe(e)}` })),
               )
-              const out: Record<string, string> = {}
+              const hashes: Record<string, string> = {}
+              const missing: string[] = []
               for (const path of [...paths].sort()) {
                 const absolute = path.startsWith("/") ? path : `${graph.root}/${path}`
-                out[relative(graph.root, absolute)] = yield* Effect.tryPromise({
+                if (!existsSync(absolute)) {
+                  if (options.dryRun) missing.push(relative(graph.root, absolute))
+                  else return yield* new StageFailed({ stage: node.name, reason: `declared file ${path} is missing` })
+                  continue
+                }
+                hashes[relative(graph.root, absolute)] = yield* Effect.tryPromise({
                   try: () => memo.hash(absolute),
                   catch: () => new StageFailed({ stage: node.name, reason: `declared file ${path} cannot be read` }),
                 })
               }
-              return out
+              return { hashes, missing }
             })
+        const missingReason = (missing: ReadonlyArray<string>) => `file missing: ${missing.join(", ")}`
         const isForced = forced.has(node.name) || forced.has("*")
         const unit = (
           components: KeyComponents,
@@ -155,7 +169,7 @@ export const runGraph = (graph: Graph, store: Store, options: RunOptions): Effec
             store, graph, node, components, key: cacheKey(components), partition, reason, forced: isForced,
             mode: options.dryRun ? "plan" : mode, inputs: values, specs, pool, previous: previousValue,
             previousSpec: lastManifest ? { _tag: "Whole", hash: lastManifest.hash } : undefined, resources: resources(node), command: options.command, reporter: options.reporter,
-            strict: options.strict ?? false,
+            strict: options.strict ?? false, pipeline: pipelineState,
           })
         }
         const started = Date.now()
@@ -163,7 +177,8 @@ export const runGraph = (graph: Graph, store: Store, options: RunOptions): Effec
           const values = yield* Effect.cached(inputValues(wholeSpecs))
           const files = yield* Effect.either(declaredFiles(values))
           if (files._tag === "Left") return yield* files.left
-          const components = { ...common, files: files.right }
+          if (files.right.missing.length > 0) return { record: baseRecord(node, "will-run", missingReason(files.right.missing)), manifest: undefined }
+          const components = { ...common, files: files.right.hashes }
           const result = yield* unit(components, undefined, wholeSpecs, values)
           return { record: { ...result.record, name: node.name, stage: node.stage.name, components }, manifest: result.manifest }
         }
@@ -187,8 +202,11 @@ export const runGraph = (graph: Graph, store: Store, options: RunOptions): Effec
             const values = yield* Effect.cached(inputValues(specs))
             const files = yield* Effect.either(declaredFiles(values))
             if (files._tag === "Left") return { value: part.value, key: "", result: undefined, error: files.left } satisfies PartitionResult
+            if (files.right.missing.length > 0) {
+              return { value: part.value, key: "", result: { record: baseRecord(node, "will-run", missingReason(files.right.missing)), manifest: undefined }, error: undefined } satisfies PartitionResult
+            }
             const inputs = { ...common.inputs, [by.input]: part.rowsHash, ...Object.fromEntries(cut.map((j) => [j.input, j.part.rowsHash])) }
-            const components: KeyComponents = { ...common, inputs, files: files.right, partition: part.value }
+            const components: KeyComponents = { ...common, inputs, files: files.right.hashes, partition: part.value }
             return { value: part.value, key: cacheKey(components), result: yield* unit(components, part.value, specs, values), error: undefined } satisfies PartitionResult
           }), { concurrency: "unbounded" })
         const summary = summarisePartitions(node, results, (Date.now() - started) / 1000, common)
@@ -226,6 +244,14 @@ export const runGraph = (graph: Graph, store: Store, options: RunOptions): Effec
     if (!options.dryRun) yield* saveRecord(store, record)
     return record
   }))
+
+/** A stage's line in `ctx.pipeline`: its record once settled, else pending. */
+const stageState = (node: GraphNode, outcome: Option.Option<Outcome>): PipelineStageState => {
+  const base = { name: node.name, stage: node.stage.name, inputs: { ...node.inputs } }
+  if (Option.isNone(outcome) || outcome.value.record.status === "will-run") return { ...base, status: "pending", reason: "", seconds: 0 }
+  const { status, reason, seconds, partitions } = outcome.value.record
+  return { ...base, status, reason, seconds, ...(partitions ? { partitions: { total: partitions.total, ran: partitions.ran, cached: partitions.cached, failed: partitions.failed } } : {}) }
+}
 
 /** What resolving one partition gave. */
 interface PartitionResult {

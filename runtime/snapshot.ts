@@ -4,7 +4,7 @@
  * declared external files, the config, the runtime itself) with its size, mtime and inode, plus
  * every key and artifact. While none of those files changed and every artifact is still in the
  * store, the same command is fully cached: `cli/fastpath.js` answers it without loading the
- * pipeline (as `make` answers from timestamps).
+ * pipeline (as `make` answers from timestamps). The stages' model sizes go with it, for `plan`.
  */
 import { Effect } from "effect"
 import { existsSync, promises as fs } from "node:fs"
@@ -14,7 +14,7 @@ import { canonicalJson } from "./hash.ts"
 import { snapshotFile } from "./internal/project.js"
 import { FileMemo } from "./filememo.ts"
 import { codeFingerprint } from "./fingerprint.ts"
-import type { Graph } from "./graph.ts"
+import { type Graph, modelSizes } from "./graph.ts"
 import type { KeyComponents } from "./keys.ts"
 import type { RunRecord } from "./record.ts"
 import { listFiles, type Store, writeFileAtomic } from "./store.ts"
@@ -69,7 +69,9 @@ export const writeSnapshot = (graph: Graph, store: Store, record: RunRecord, con
       stages: record.stages.map((s) => ({ ...s, status: "cached" as const, reason: "cached", seconds: 0, ...(s.partitions ? { partitions: { ...s.partitions, ran: 0, cached: s.partitions.total } } : {}) })),
     }
     const watch = await Promise.all([...files].sort().map(stat))
-    const snapshot = { format: 1, pipeline: graph.file, watch, keys: [...keys].sort(), objects: [...objects].sort(), record: cachedRecord }
+    // the stages' model sizes, so that a cached `plan` prints them as the full one does
+    const sizes = Effect.runSync(Effect.orElseSucceed(modelSizes(graph), () => ({})))
+    const snapshot = { format: 1, pipeline: graph.file, watch, keys: [...keys].sort(), objects: [...objects].sort(), record: cachedRecord, sizes }
     await writeFileAtomic(snapshotPath(store, graph.file), canonicalJson(snapshot))
   })
 

@@ -16,6 +16,37 @@ export type Device =
   | { readonly kind: "cpu" }
   | { readonly kind: "gpu"; readonly id: string }
 
+/** Where a stage of the run stood: settled ("ran", "cached", "failed", "skipped", "interrupted") or not yet ("pending": waiting or running). */
+export type PipelineStageStatus = "ran" | "cached" | "failed" | "skipped" | "interrupted" | "pending"
+
+/** One stage of the run, as it stood when the stage reading it started. */
+export interface PipelineStageState {
+  /** Its name in the pipeline, and the name of the stage it uses. */
+  readonly name: string
+  readonly stage: string
+  /** Input name → the name of the stage feeding it: the edges of the graph. */
+  readonly inputs: Readonly<Record<string, string>>
+  readonly status: PipelineStageStatus
+  /** Why it ran, or what kept it from running; empty while pending. */
+  readonly reason: string
+  /** Seconds it took in this run (0 when cached or pending). */
+  readonly seconds: number
+  /** For a partitioned stage: how many partitions ran, came from the cache, failed. */
+  readonly partitions?: { readonly total: number; readonly ran: number; readonly cached: number; readonly failed: number }
+}
+
+/**
+ * The run a stage is part of, as it stood when the stage started: every stage of the pipeline in
+ * order (inputs before the stages that read them). Every input of the reading stage has settled by
+ * then; stages that do not feed it may still be pending. Not part of the cache key: a stage that
+ * shows it and is cached shows the run that computed it.
+ */
+export interface PipelineState {
+  /** The pipeline's name. */
+  readonly name: string
+  readonly stages: ReadonlyArray<PipelineStageState>
+}
+
 /** What a stage's `run` may call on the runtime; `O` is the stage's output kind. */
 export interface StageContext<O extends ArtifactKind = ArtifactKind> {
   /** The stage's name in the pipeline. */
@@ -56,6 +87,8 @@ export interface StageContext<O extends ArtifactKind = ArtifactKind> {
    * (a vocabulary that only grows, say); undefined on its first run and for other stages.
    */
   readonly previous: InputValue<O> | undefined
+  /** The run this stage is part of, as it stood when the stage started (a run report draws it). */
+  readonly pipeline: PipelineState
 }
 
 /** Input kinds of a stage, by input name. */
@@ -91,6 +124,17 @@ export interface FilesArgs<P, I extends InputKinds> {
   readonly inputs: InputValues<I>
   /** The project's root folder: declared paths are relative to it. */
   readonly root: string
+}
+
+/**
+ * The size of the model a stage trains, worked out from its params alone (nothing built, no input
+ * read): `jukeflow plan` prints it, with the memory its weights and optimizer state need.
+ */
+export interface ModelSize {
+  /** Numbers the optimizer trains: each is a float32 weight with Adam's two float32 moments (12 bytes). */
+  readonly parameters: number
+  /** Numbers saved with the weights but not trained by the optimizer (a codebook kept by moving averages): 4 bytes each. */
+  readonly buffers?: number
 }
 
 /** The object given to `Stage.define`. */
@@ -134,6 +178,11 @@ export interface StageSpec<
   readonly incremental?: boolean
   /** External files the result depends on (audio, lyrics), relative to the project root. */
   readonly files?: (args: FilesArgs<Schema.Schema.Type<P>, I>) => Effect.Effect<ReadonlyArray<string>, unknown>
+  /**
+   * The size of the model the stage trains, from its params alone: `plan` prints it. Inputs are not
+   * read, so a size that depends on them (a vocabulary's length) takes a typical value.
+   */
+  readonly estimate?: (params: Schema.Schema.Type<P>) => ModelSize
   /** Computes the output. */
   readonly run: (inputs: InputValues<I>, params: Schema.Schema.Type<P>, ctx: StageContext<O>) => Effect.Effect<OutputValue<O>, E>
 }
@@ -145,13 +194,14 @@ export interface Stage<
   I extends InputKinds = InputKinds,
   O extends ArtifactKind = ArtifactKind,
   E = unknown,
-> extends Required<Omit<StageSpec<Name, P, I, O, E>, "description" | "partitionBy" | "files" | "incremental" | "isolated">> {
+> extends Required<Omit<StageSpec<Name, P, I, O, E>, "description" | "partitionBy" | "files" | "incremental" | "isolated" | "estimate">> {
   readonly isolated: boolean
   readonly incremental: boolean
   readonly _tag: "Stage"
   readonly description: string
   readonly partitionBy: PartitionBy<I> | undefined
   readonly files: StageSpec<Name, P, I, O, E>["files"]
+  readonly estimate: StageSpec<Name, P, I, O, E>["estimate"]
   /** The source file that defined the stage: the root of its code fingerprint. */
   readonly module: string
 }
@@ -189,6 +239,7 @@ const define = <
     partitionBy: spec.partitionBy,
     incremental: spec.incremental ?? false,
     files: spec.files,
+    estimate: spec.estimate,
     run: spec.run,
     module: callerFile(),
   }

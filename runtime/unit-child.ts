@@ -45,6 +45,7 @@ const runJob = (job: UnitJob) =>
       reject: (item, reason) => post({ _tag: "Reject", item, reason, skipped: false }),
       skip: (item, reason) => post({ _tag: "Reject", item, reason, skipped: true }),
       previous: previous as StageContext["previous"],
+      pipeline: job.pipeline,
     }
     const value = yield* Effect.suspend(() => stage.run(inputs as never, params, ctx as never))
     return yield* writeOutput(stage.output as ArtifactKind, value, job.outDir, job.stage)

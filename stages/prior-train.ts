@@ -13,7 +13,7 @@ import { priorData, type PriorData, songLabels, stackWindows, trainingBatch, eva
 import { codeCount, indexTokens, tokenReader } from "../dataset/token-index.ts"
 import { adamVariables, createAdam } from "../models/adam.ts"
 import { describeBackend, useBestBackend } from "../models/backend.ts"
-import { createPrior, type Prior, type PriorBatch, type PriorConfig, priorLosses, priorTrainStep, withLyrics } from "../models/prior.ts"
+import { createPrior, type Prior, type PriorBatch, type PriorConfig, priorLosses, priorParameterCount, priorTrainStep, withLyrics } from "../models/prior.ts"
 import { DEMO_LYRICS, DEMO_PRIORS, JUKEBOX_LYRICS, JUKEBOX_PRIORS } from "../models/prior-presets.ts"
 import { transformerTrainConfig } from "../models/transformer-train.ts"
 import { Alignments } from "../schemas/alignment.ts"
@@ -60,6 +60,12 @@ export const priorTrain = Stage.define({
   },
   output: PriorCheckpoint,
   device: "gpu",
+  // from params alone: the preset's codebook and label vocabularies (for "jukebox" the reference's 4111 artists and 120 genres) stand in for the dataset's
+  estimate: (p) => {
+    const presets = priorPresets(p.preset)
+    const levels = LEVELS.map((name) => ({ hop: presets[name].hopLength, sampleRate: presets[name].sampleRate, codebookSize: presets[name].transformer.vocab }))
+    return { parameters: priorParameterCount(priorConfig(p, levels)) }
+  },
   run: ({ tokens, chunks, alignments, vocab, bottom, middle, top }, p, ctx) =>
     Effect.gen(function* () {
       const fail = (reason: string) => new StageFailed({ stage: ctx.stage, reason })
@@ -134,17 +140,19 @@ export const priorTrain = Stage.define({
     }),
 })
 
+/** The prior presets of a `preset` param. */
+const priorPresets = (preset: Params["preset"]) => (preset === "demo" ? DEMO_PRIORS : JUKEBOX_PRIORS)
+
 /**
- * The prior's config: the preset of the level, with the vocabularies of this dataset (labels and
- * codebooks), the VQ-VAE's clock, and the lyrics encoder when asked for (top level only).
+ * The prior's config: the preset of the level, with the vocabularies of this dataset (labels, when
+ * given, and codebooks), the VQ-VAE's clock, and the lyrics encoder when asked for (top level only).
  */
 export const priorConfig = (
   p: Pick<Params, "level" | "preset" | "lyrics" | "context">,
   vqvaes: ReadonlyArray<{ readonly hop: number; readonly sampleRate: number; readonly codebookSize: number }>,
-  vocab: { readonly artists: ReadonlyArray<string>; readonly genres: ReadonlyArray<string> },
+  vocab?: { readonly artists: ReadonlyArray<string>; readonly genres: ReadonlyArray<string> },
 ): PriorConfig => {
-  const presets = p.preset === "demo" ? DEMO_PRIORS : JUKEBOX_PRIORS
-  const base: PriorConfig = presets[LEVELS[p.level]!]
+  const base: PriorConfig = priorPresets(p.preset)[LEVELS[p.level]!]
   const level = vqvaes[p.level]!
   const upper = vqvaes[p.level + 1]
   let config: PriorConfig = {
@@ -152,7 +160,7 @@ export const priorConfig = (
     hopLength: level.hop,
     sampleRate: level.sampleRate,
     transformer: { ...base.transformer, vocab: level.codebookSize, contextLength: p.context ?? base.transformer.contextLength },
-    labels: { artists: vocab.artists.length + 1, genres: vocab.genres.length + 1 },
+    ...(vocab === undefined ? {} : { labels: { artists: vocab.artists.length + 1, genres: vocab.genres.length + 1 } }),
   }
   const { contextLength, blockLength } = config.transformer
   if (contextLength % blockLength !== 0) throw new RangeError(`context ${contextLength} is not a multiple of the block length ${blockLength}`)

@@ -10,6 +10,7 @@
  * reads travel as one JSON block (`#sample-data`). Pure: the stage writes the string.
  */
 import type { AttentionHeatMap } from "../models/alignment.ts"
+import { escapeHtml, fileUrl, jsonForScript, round, ticks } from "./html.ts"
 
 /** One level's audio. */
 export interface SamplePageAudio {
@@ -100,19 +101,6 @@ ${lyrics ? alignmentSection(lyrics, secondsPerToken) : ""}
 
 // ---------------------------------------------------------------------------------------------
 
-/** &, <, >, " and ' as entities: safe in text and in quoted attributes. */
-export const escapeHtml = (text: string): string =>
-  text.replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]!)
-
-/** A relative URL for a file name: each path segment URL-encoded, empty ones dropped (no scheme, no leading / or //), then escaped. */
-const fileUrl = (file: string): string => escapeHtml(file.split("/").filter((segment) => segment !== "").map(encodeURIComponent).join("/"))
-
-/** JSON that cannot end its <script> element early. */
-const jsonForScript = (value: unknown): string =>
-  JSON.stringify(value).replace(/[<>&\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`)
-
-const round = (x: number, digits: number): number => Number(x.toFixed(digits))
-
 /** One level's player. */
 const player = (a: SamplePageAudio, best: boolean): string =>
   `<figure class="player"><figcaption>Level ${a.level} (${escapeHtml(a.name)}${best ? ", best quality" : ""})</figcaption>` +
@@ -152,15 +140,6 @@ const alignmentSection = (lyrics: SamplePageLyrics, secondsPerToken: number): st
 const heatMapData = (map: AttentionHeatMap) => {
   const largest = map.values.reduce((a, v) => Math.max(a, v), 1e-30)
   return { columns: map.columns, rows: map.rows, tokens: map.tokens, values: map.values.map((v) => Math.round((1000 * v) / largest) / 1000) }
-}
-
-/** Up to `most` round tick positions in [0, extent]: steps of 1, 2 or 5 times a power of ten. */
-const ticks = (extent: number, most: number): number[] => {
-  if (!(extent > 0)) return [0]
-  const rough = extent / most
-  const power = 10 ** Math.floor(Math.log10(rough))
-  const step = [1, 2, 5, 10].map((m) => m * power).find((s) => extent / s <= most)!
-  return Array.from({ length: Math.floor(extent / step) + 1 }, (_, i) => round(i * step, 6)).filter((t) => t < extent || t === 0)
 }
 
 /** A few characters of `text` from character `at`, line breaks as spaces. */

@@ -5,7 +5,8 @@
  * `--strict` fails the run instead.
  */
 import { Effect, Schema } from "effect"
-import { join, relative } from "node:path"
+import { existsSync } from "node:fs"
+import { join, relative, resolve } from "node:path"
 import { readManifest } from "../dataset/manifest.ts"
 import { Songs } from "../schemas/songs.ts"
 import { Files, Stage, type StageContext } from "../runtime/index.ts"
@@ -27,7 +28,8 @@ export const songs = Stage.define({
     /** The manifest, relative to the project root. */
     manifest: Schema.String,
   }),
-  files: ({ params, root }) => Effect.try(() => readManifest(params.manifest, root).files),
+  // a manifest not there yet is declared alone, so that `plan` says it is missing and `run` fails on it
+  files: ({ params, root }) => Effect.try(() => (existsSync(resolve(root, params.manifest)) ? readManifest(params.manifest, root).files : [params.manifest])),
   output: Songs,
   run: (_inputs, params, ctx) => readSongs(params.manifest, ctx),
 })

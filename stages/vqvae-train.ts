@@ -15,7 +15,9 @@ import { describeBackend, useBestBackend } from "../models/backend.ts"
 import { measureLossScale } from "../models/losses.ts"
 import { seededRandom } from "../models/random.ts"
 import { trainConfig, trainStep } from "../models/train-step.ts"
-import { autoencoderVariables, createAutoencoder, DEMO_VQVAE, hopLength, JUKEBOX_VQVAE, levelConfig } from "../models/vqvae.ts"
+import {
+  autoencoderParameterCount, autoencoderVariables, bottleneckStateSize, createAutoencoder, DEMO_VQVAE, hopLength, JUKEBOX_VQVAE, levelConfig,
+} from "../models/vqvae.ts"
 import { Ingested } from "../schemas/audio.ts"
 import { Chunks } from "../schemas/chunks.ts"
 import { TrainMetric, VqvaeCheckpoint, type VqvaeConfig } from "../schemas/vqvae.ts"
@@ -39,6 +41,9 @@ const Params = Schema.Struct({
   seed: Schema.optionalWith(Schema.Int, { default: () => 0 }),
 })
 
+/** The VQ-VAE of each `preset`; the sample rate is the ingested audio's. */
+const PRESETS = { demo: DEMO_VQVAE, jukebox: JUKEBOX_VQVAE } as const
+
 /** Trains one level of the VQ-VAE. */
 export const vqvaeTrain = Stage.define({
   name: "vqvae-train",
@@ -48,6 +53,10 @@ export const vqvaeTrain = Stage.define({
   inputs: { chunks: Chunks, audio: Ingested },
   output: VqvaeCheckpoint,
   device: "gpu",
+  estimate: (p) => {
+    const level = levelConfig(PRESETS[p.preset], p.level)
+    return { parameters: autoencoderParameterCount(level), buffers: bottleneckStateSize(level) }
+  },
   run: ({ chunks, audio }, p, ctx) =>
     Effect.gen(function* () {
       const backend = yield* Effect.promise(() => useBestBackend())
@@ -57,7 +66,7 @@ export const vqvaeTrain = Stage.define({
       const fail = (reason: string) => new StageFailed({ stage: ctx.stage, reason })
       if (mixes.length === 0 || train.length === 0) return yield* fail("no training audio: every song was set aside or held out")
       const sampleRate = mixes[0]!.sampleRate
-      const vqvae = { ...(p.preset === "demo" ? DEMO_VQVAE : JUKEBOX_VQVAE), sampleRate }
+      const vqvae = { ...PRESETS[p.preset], sampleRate }
       const level = levelConfig(vqvae, p.level)
       const hop = hopLength(level)
       if (p.clipSamples % hop !== 0) return yield* fail(`clipSamples ${p.clipSamples} is not a multiple of level ${p.level}'s hop (${hop})`)

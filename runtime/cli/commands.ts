@@ -3,7 +3,7 @@ import { Effect } from "effect"
 import { relative, resolve } from "node:path"
 import { loadProject, type Project } from "../config.ts"
 import { PipelineError, UsageError } from "../errors.ts"
-import type { Graph } from "../graph.ts"
+import { type Graph, modelSizes } from "../graph.ts"
 import { differences, type KeyComponents } from "../keys.ts"
 import { gcStore, verifyStore } from "../maintenance.ts"
 import { lastComponents, loadRecords, type RunRecord, type StageRecord } from "../record.ts"
@@ -12,7 +12,7 @@ import { runGraph } from "../runner.ts"
 import { dropSnapshot, writeSnapshot } from "../snapshot.ts"
 import { Store } from "../store.ts"
 import { type Args, flag, listFlag, overridesOf, parseSize } from "./args.ts"
-import { doneLine, formatBytes, formatSeconds, rejectedLines, stateLabel, summaryTable, table } from "./format.js"
+import { doneLine, formatBytes, formatSeconds, planLine, planTable, rejectedLines, stateLabel, summaryTable, table } from "./format.js"
 import { loadGraph } from "./load.ts"
 
 /** Exit codes: 0 success, 1 a stage failed, 2 bad pipeline or arguments. */
@@ -38,6 +38,7 @@ const runOrPlan = (args: Args, dryRun: boolean) =>
     const file = yield* pipelineArg(args)
     const { project, graph } = yield* loadGraph(file, overridesOf(args))
     yield* checkStageNames(graph, args)
+    const sizes = dryRun ? yield* modelSizes(graph) : undefined
     const store = new Store(project.storeDir)
     const reporter = json(args) || dryRun ? silentReporter : defaultReporter()
     const started = Date.now()
@@ -50,21 +51,16 @@ const runOrPlan = (args: Args, dryRun: boolean) =>
       const complete = record.status === "success" && ["only", "from", "until", "force", "set"].every((f) => !args.flags.has(f))
       yield* complete ? writeSnapshot(graph, store, record, project.configFile) : dropSnapshot(store, graph.file)
     }
-    if (json(args)) {
-      yield* print(JSON.stringify(dryRun ? { pipeline: record.pipeline, file: record.file, stages: record.stages.map(planLine) } : record))
-    } else if (dryRun) {
-      yield* print(table(["stage", "plan", "reason"], record.stages.map((s) => { const p = planLine(s); return [p.stage, p.action, p.reason] }), 100))
+    if (dryRun) {
+      const stages = record.stages.map((s) => planLine(s, sizes?.[s.name]))
+      yield* print(json(args) ? JSON.stringify({ pipeline: record.pipeline, file: record.file, stages }) : planTable(stages))
+    } else if (json(args)) {
+      yield* print(JSON.stringify(record))
     } else {
       yield* print(`${summaryTable(record)}\n${rejectedLines(record)}\n${doneLine(record, (Date.now() - started) / 1000, relative(process.cwd(), store.root))}`)
     }
     return (record.status === "success" ? 0 : 1) as ExitCode
   })
-
-const planLine = (s: StageRecord) => ({
-  stage: s.name,
-  action: s.status === "cached" ? "cached" : s.status === "will-run" ? "will run" : s.status,
-  reason: s.status === "cached" ? "" : (s.error ?? s.reason),
-})
 
 /** `run PIPELINE`: runs what is out of date. */
 export const runCommand = (args: Args) => runOrPlan(args, false)

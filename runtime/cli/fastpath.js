@@ -10,12 +10,13 @@ import { promises as fs } from "node:fs"
 import { availableParallelism } from "node:os"
 import { join, relative, resolve } from "node:path"
 import { findRoot, newRunId, snapshotFile, storeDirOf, visibleGpus } from "../internal/project.js"
-import { doneLine, rejectedLines, summaryTable, table } from "./format.js"
+import { doneLine, planLine, planTable, rejectedLines, summaryTable } from "./format.js"
 
 /**
  * @typedef {{ path: string, size: number, mtimeMs: number, ino: number, missing?: boolean }} Watched
  * @typedef {{ format: number, pipeline: string, watch: Watched[], keys: string[], objects: string[],
- *   record: { stages: import("./format.js").SummaryStage[] } & Record<string, unknown> }} Snapshot
+ *   record: { stages: import("./format.js").SummaryStage[] } & Record<string, unknown>,
+ *   sizes?: Record<string, import("./format.js").ModelSize> }} Snapshot
  */
 
 /** @param {string} path */
@@ -67,10 +68,10 @@ export const tryCachedRun = async (argv) => {
   ])
   if (!checks.every(Boolean)) return undefined
   if (command === "plan") {
-    const stages = snapshot.record.stages.map((s) => ({ stage: s.name, action: "cached", reason: "" }))
+    const stages = snapshot.record.stages.map((s) => planLine({ ...s, status: "cached" }, snapshot.sizes?.[s.name]))
     process.stdout.write(asJson
       ? `${JSON.stringify({ pipeline: snapshot.record.pipeline, file: snapshot.record.file, stages })}\n`
-      : `${table(["stage", "plan", "reason"], stages.map((s) => [s.stage, s.action, s.reason]), 100)}\n`)
+      : `${planTable(stages)}\n`)
     return 0
   }
   const now = new Date()

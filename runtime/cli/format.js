@@ -73,6 +73,56 @@ export const barChart = (bars, width = 80) => {
 }
 
 /**
+ * `5.57B` / `985M` / `2.31M` / `960K`-style count, three significant digits.
+ * @param {number} n
+ * @returns {string}
+ */
+export const formatCount = (n) => {
+  /** @type {ReadonlyArray<[number, string]>} */
+  const units = [[1e12, "T"], [1e9, "B"], [1e6, "M"], [1e3, "K"], [1, ""]]
+  const rounded = Number(n.toPrecision(3)) // 999.9M is 1B, not 1000M
+  const [scale, unit] = units.find(([scale]) => rounded >= scale) ?? [1, ""]
+  return `${Number((rounded / scale).toPrecision(3))}${unit}`
+}
+
+/**
+ * @typedef {{ parameters: number, buffers?: number }} ModelSize a stage's `estimate` (runtime/stage.ts)
+ * @typedef {{ stage: string, action: string, reason: string,
+ *   size?: { parameters: number, buffers: number, weightBytes: number, adamBytes: number } }} PlanLine
+ */
+
+/**
+ * A stage's line in `plan`: what happens to it and why, and, when it declares a model size, the
+ * memory that model's weights (float32, buffers included) and Adam's two moments per parameter take.
+ * @param {{ name: string, status: string, reason: string, error?: string }} s
+ * @param {ModelSize | undefined} size
+ * @returns {PlanLine}
+ */
+export const planLine = (s, size) => ({
+  stage: s.name,
+  action: s.status === "cached" ? "cached" : s.status === "will-run" ? "will run" : s.status,
+  reason: s.status === "cached" ? "" : (s.error ?? s.reason),
+  ...(size === undefined ? {} : {
+    size: { parameters: size.parameters, buffers: size.buffers ?? 0, weightBytes: 4 * (size.parameters + (size.buffers ?? 0)), adamBytes: 8 * size.parameters },
+  }),
+})
+
+/**
+ * The `plan` table: stage, plan, reason — with a model's parameters and the memory of its weights
+ * and Adam state, and a line saying how they are counted, when any stage declares a size.
+ * @param {ReadonlyArray<PlanLine>} lines
+ * @returns {string}
+ */
+export const planTable = (lines) => {
+  if (!lines.some((l) => l.size)) return table(["stage", "plan", "reason"], lines.map((l) => [l.stage, l.action, l.reason]), 100)
+  const rows = lines.map((l) => [
+    l.stage, l.action, l.size ? formatCount(l.size.parameters) : "", l.size ? formatBytes(l.size.weightBytes + l.size.adamBytes) : "", l.reason,
+  ])
+  return `${table(["stage", "plan", "params", "weights + Adam", "reason"], rows, 100)}\n` +
+    "weights + Adam: float32, 4 bytes per weight (and buffer) + 8 per parameter for Adam's two moments; gradients (4 per parameter) and activations not counted"
+}
+
+/**
  * @typedef {object} SummaryStage
  * @property {string} name
  * @property {string} status

@@ -3,7 +3,9 @@ import * as tf from "@tensorflow/tfjs-core"
 import { beforeAll, describe, expect, it } from "vitest"
 import { useBestBackend } from "../../models/backend.ts"
 import {
+  autoencoderParameterCount,
   autoencoderVariables,
+  bottleneckStateSize,
   createAutoencoder,
   decodeCodes,
   encodeToCodes,
@@ -67,6 +69,19 @@ describe("VQ-VAE weights", () => {
     expect(Object.keys(shapes)).toHaveLength(((1 + 8 * 2) * 3 * 2 + 3) * 2 + 3) // 105 convs, 3 bottleneck tensors
     expect([...bottom.weights.values()].every((w) => w.trainable)).toBe(true)
     expect([...autoencoderVariables(bottom).values()].filter((w) => !w.trainable)).toHaveLength(3)
+  })
+
+  it("are counted without building them: convs trained, the bottleneck's state beside them", () => {
+    // widths all different, so that a count mixing them up cannot agree by chance
+    const uneven: VQVAEConfig = { ...SMALL, channels: 2, embeddingWidth: 5, levels: SMALL.levels.map((l, i) => ({ ...l, width: 6, residualWidth: 7, depth: i + 1 })) }
+    for (const level of [0, 1, 2]) {
+      const config = levelConfig(uneven, level)
+      const autoencoder = createAutoencoder(config, 1)
+      const size = (vars: Iterable<tf.Variable>) => [...vars].reduce((n, v) => n + v.size, 0)
+      expect(autoencoderParameterCount(config)).toBe(size(autoencoder.weights.values()))
+      expect(bottleneckStateSize(config)).toBe(size(autoencoderVariables(autoencoder).values()) - size(autoencoder.weights.values()))
+      tf.dispose([...autoencoderVariables(autoencoder).values()])
+    }
   })
 
   it("residual stacks dilate 1, 3, 9, ... (or cycle), decoders in reverse", () => {

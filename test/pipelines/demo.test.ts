@@ -26,13 +26,13 @@ describe.runIf(process.env.JUKEFLOW_SLOW === "1")("pipelines/demo.ts", () => {
     const record = JSON.parse(first.stdout) as { stages: Array<{ name: string; status: string }> }
     expect(record.stages.map((s) => s.name)).toEqual([
       "corpus", "songs", "ingest", "vocab", "align", "chunk", "vqvae-bottom", "vqvae-middle", "vqvae-top", "encode", "decode", "evaluate",
-      "top-prior", "middle-upsampler", "bottom-upsampler", "sample", "sample-primed",
+      "top-prior", "middle-upsampler", "bottom-upsampler", "sample", "sample-primed", "report",
     ])
     expect(record.stages.every((s) => s.status === "ran")).toBe(true)
 
     const second = jukeflow("run", "pipelines/demo.ts")
     expect(second.status).toBe(0)
-    expect(second.stdout).toMatch(/done: 0 ran, 17 cached/)
+    expect(second.stdout).toMatch(/done: 0 ran, 18 cached/)
 
     // a forced chunk gives the same bytes: nothing downstream runs again (early cut-off)
     const forced = jukeflow("run", "pipelines/demo.ts", "--force", "chunk", "--json")
@@ -58,6 +58,8 @@ describe.runIf(process.env.JUKEFLOW_SLOW === "1")("pipelines/demo.ts", () => {
       const { files } = JSON.parse(jukeflow("inspect", name, "--json").stdout) as { files: Array<{ path: string }> }
       expect(files.map((f) => f.path), name).toEqual(expect.arrayContaining(["samples.json", "sample-0.html", "sample-0-level-0.wav", "sample-0-level-1.wav", "sample-0-level-2.wav"]))
     }
+    const { files: reportFiles } = JSON.parse(jukeflow("inspect", "report", "--json").stdout) as { files: Array<{ path: string }> }
+    expect(reportFiles.map((f) => f.path)).toContain("report.html")
     const sql = (stage: string, song: string) => JSON.parse(jukeflow("inspect", stage, "--sql", `SELECT tokens FROM ${stage === "encode" ? "encode" : "codes"} WHERE song_id = '${song}' AND level = 2 ORDER BY start`, "--json").stdout) as Array<{ tokens: number[] }>
     const primer = sql("encode", "s003").flatMap((r) => r.tokens).slice(0, 516) // 3 s of top-level codes: ⌊3 × 22050 / 128⌋
     expect(sql("sample-primed", "sample-0").flatMap((r) => r.tokens).slice(0, 516)).toEqual(primer)
