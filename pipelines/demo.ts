@@ -21,7 +21,7 @@ import { sample } from "../stages/sample.ts"
 import { report } from "../stages/report.ts"
 
 /**
- * Demo-sized VQ-VAE training: a few dozen steps per level, each level in a process of its own.
+ * Demo-sized VQ-VAE training: 120 steps per level, each level in a process of its own.
  * A learning rate ten times the paper's makes those few steps count (pipelines/quality.ts trains longer).
  */
 export const vqvae = (level: number, params: { steps: number; batch: number; learningRate: number; checkpointEvery: number }) =>
@@ -29,7 +29,7 @@ export const vqvae = (level: number, params: { steps: number; batch: number; lea
     params: { level, preset: "demo", clipSamples: 8192, warmupSteps: 10, ...params },
     inputs: { chunks: "chunk", audio: "ingest" },
   })
-const demoTraining = { steps: 40, batch: 2, learningRate: 3e-3, checkpointEvery: 20 }
+const demoTraining = { steps: 120, batch: 2, learningRate: 3e-3, checkpointEvery: 40 }
 const levels = { bottom: "vqvae-bottom", middle: "vqvae-middle", top: "vqvae-top" } as const
 
 /** Everything but the VQ-VAE's training: the data stages, and encode → decode → evaluate. */
@@ -45,9 +45,9 @@ export const dataStages = {
 /** The demo's priors: the top prior with lyrics, and the two upsamplers, each a few minutes of CPU. */
 const priorInputs = { tokens: "encode", chunks: "chunk", alignments: "align", vocab: "vocab", ...levels } as const
 export const priorStages = {
-  "top-prior": use(priorTrain, { params: { level: 2, lyrics: true, steps: 150, batch: 4 }, inputs: priorInputs }),
-  "middle-upsampler": use(priorTrain, { params: { level: 1, steps: 100, batch: 4 }, inputs: priorInputs }),
-  "bottom-upsampler": use(priorTrain, { params: { level: 0, steps: 100, batch: 4 }, inputs: priorInputs }),
+  "top-prior": use(priorTrain, { params: { level: 2, lyrics: true, steps: 400, batch: 4 }, inputs: priorInputs }),
+  "middle-upsampler": use(priorTrain, { params: { level: 1, steps: 300, batch: 4 }, inputs: priorInputs }),
+  "bottom-upsampler": use(priorTrain, { params: { level: 0, steps: 300, batch: 4 }, inputs: priorInputs }),
 }
 
 /** The words the demo's first sample sings: characters of the lyrics vocabulary (dataset/lyrics.ts). */
