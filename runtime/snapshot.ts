@@ -18,6 +18,7 @@ import { type Graph, modelSizes } from "./graph.ts"
 import type { KeyComponents } from "./keys.ts"
 import type { RunRecord } from "./record.ts"
 import { listFiles, type Store, writeFileAtomic } from "./store.ts"
+import type { Shown } from "./shows.ts"
 
 const RUNTIME_DIR = dirname(fileURLToPath(import.meta.url))
 
@@ -43,7 +44,7 @@ const stat = async (path: string): Promise<Watched> => {
 }
 
 /** Writes the snapshot of a successful run of `graph`. */
-export const writeSnapshot = (graph: Graph, store: Store, record: RunRecord, configFile: string): Effect.Effect<void> =>
+export const writeSnapshot = (graph: Graph, store: Store, record: RunRecord, configFile: string, shown: ReadonlyArray<Shown> = []): Effect.Effect<void> =>
   Effect.promise(async () => {
     const memo = await FileMemo.load(store.path("state", "files.json"))
     const files = new Set<string>([graph.file, configFile])
@@ -71,7 +72,7 @@ export const writeSnapshot = (graph: Graph, store: Store, record: RunRecord, con
     const watch = await Promise.all([...files].sort().map(stat))
     // the stages' model sizes, so that a cached `plan` prints them as the full one does
     const sizes = Effect.runSync(Effect.orElseSucceed(modelSizes(graph), () => ({})))
-    const snapshot = { format: 1, pipeline: graph.file, watch, keys: [...keys].sort(), objects: [...objects].sort(), record: cachedRecord, sizes }
+    const snapshot = { format: 1, pipeline: graph.file, watch, keys: [...keys].sort(), objects: [...objects].sort(), record: cachedRecord, sizes, shown }
     await writeFileAtomic(snapshotPath(store, graph.file), canonicalJson(snapshot))
   })
 

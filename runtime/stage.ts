@@ -183,6 +183,11 @@ export interface StageSpec<
    * read, so a size that depends on them (a vocabulary's length) takes a typical value.
    */
   readonly estimate?: (params: Schema.Schema.Type<P>) => ModelSize
+  /**
+   * Files of its output to point the user at after a run, by name with `*` wildcards (a report's
+   * `report.html`, a sample's `*.wav`): `run` lists them, by path, under the summary.
+   */
+  readonly shows?: ReadonlyArray<string>
   /** Computes the output. */
   readonly run: (inputs: InputValues<I>, params: Schema.Schema.Type<P>, ctx: StageContext<O>) => Effect.Effect<OutputValue<O>, E>
 }
@@ -194,7 +199,7 @@ export interface Stage<
   I extends InputKinds = InputKinds,
   O extends ArtifactKind = ArtifactKind,
   E = unknown,
-> extends Required<Omit<StageSpec<Name, P, I, O, E>, "description" | "partitionBy" | "files" | "incremental" | "isolated" | "estimate">> {
+> extends Required<Omit<StageSpec<Name, P, I, O, E>, "description" | "partitionBy" | "files" | "incremental" | "isolated" | "estimate" | "shows">> {
   readonly isolated: boolean
   readonly incremental: boolean
   readonly _tag: "Stage"
@@ -202,6 +207,7 @@ export interface Stage<
   readonly partitionBy: PartitionBy<I> | undefined
   readonly files: StageSpec<Name, P, I, O, E>["files"]
   readonly estimate: StageSpec<Name, P, I, O, E>["estimate"]
+  readonly shows: ReadonlyArray<string>
   /** The source file that defined the stage: the root of its code fingerprint. */
   readonly module: string
 }
@@ -240,6 +246,7 @@ const define = <
     incremental: spec.incremental ?? false,
     files: spec.files,
     estimate: spec.estimate,
+    shows: spec.shows ?? [],
     run: spec.run,
     module: callerFile(),
   }

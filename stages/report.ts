@@ -51,6 +51,7 @@ export const report = Stage.define({
     sample: Files("sample"), secondSample: Files("sample"),
   },
   output: Files("report"),
+  shows: ["report.html"],
   run: (inputs, p, ctx) =>
     Effect.gen(function* () {
       const wiredTo = ctx.pipeline.stages.find((s) => s.name === ctx.stage)?.inputs ?? {}

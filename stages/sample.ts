@@ -58,6 +58,7 @@ export const sample = Stage.define({
   output: Files("sample"),
   device: "gpu",
   files: ({ params }) => Effect.succeed([params.prime && "file" in params.prime ? params.prime.file : undefined, params.codes?.file].filter((f): f is string => f !== undefined && !isFolder(f))),
+  shows: ["sample-*.html", "sample-*-level-0.wav"],
   run: (inputs, p, ctx) =>
     Effect.gen(function* () {
       const fail = (reason: string) => new StageFailed({ stage: ctx.stage, reason })

@@ -9,10 +9,11 @@ import { gcStore, verifyStore } from "../maintenance.ts"
 import { lastComponents, loadRecords, type RunRecord, type StageRecord } from "../record.ts"
 import { defaultReporter, silentReporter } from "../reporter.ts"
 import { runGraph } from "../runner.ts"
+import { shownFiles } from "../shows.ts"
 import { dropSnapshot, writeSnapshot } from "../snapshot.ts"
 import { Store } from "../store.ts"
 import { type Args, flag, listFlag, overridesOf, parseSize } from "./args.ts"
-import { doneLine, formatBytes, formatSeconds, planLine, planTable, rejectedLines, stateLabel, summaryTable, table } from "./format.js"
+import { doneLine, shownLines, formatBytes, formatSeconds, planLine, planTable, rejectedLines, stateLabel, summaryTable, table } from "./format.js"
 import { loadGraph } from "./load.ts"
 
 /** Exit codes: 0 success, 1 a stage failed, 2 bad pipeline or arguments. */
@@ -47,9 +48,10 @@ const runOrPlan = (args: Args, dryRun: boolean) =>
       dryRun, strict: args.flags.has("strict"), command: ["jukeflow", ...process.argv.slice(2)].join(" "), cores: project.cores, devices: project.devices, reporter,
     })
     reporter.close()
+    const shown = dryRun ? [] : yield* shownFiles(graph, store, record)
     if (!dryRun) {
       const complete = record.status === "success" && ["only", "from", "until", "force", "set"].every((f) => !args.flags.has(f))
-      yield* complete ? writeSnapshot(graph, store, record, project.configFile) : dropSnapshot(store, graph.file)
+      yield* complete ? writeSnapshot(graph, store, record, project.configFile, shown) : dropSnapshot(store, graph.file)
     }
     if (dryRun) {
       const stages = record.stages.map((s) => planLine(s, sizes?.[s.name]))
@@ -57,7 +59,7 @@ const runOrPlan = (args: Args, dryRun: boolean) =>
     } else if (json(args)) {
       yield* print(JSON.stringify(record))
     } else {
-      yield* print(`${summaryTable(record)}\n${rejectedLines(record)}\n${doneLine(record, (Date.now() - started) / 1000, relative(process.cwd(), store.root))}`)
+      yield* print(`${summaryTable(record)}\n${rejectedLines(record)}\n${doneLine(record, (Date.now() - started) / 1000, relative(process.cwd(), store.root))}${shown.length > 0 ? `\n${shownLines(shown, process.cwd())}` : ""}`)
     }
     return (record.status === "success" ? 0 : 1) as ExitCode
   })

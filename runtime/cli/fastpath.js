@@ -10,13 +10,13 @@ import { promises as fs } from "node:fs"
 import { availableParallelism } from "node:os"
 import { join, relative, resolve } from "node:path"
 import { findRoot, newRunId, snapshotFile, storeDirOf, visibleGpus } from "../internal/project.js"
-import { doneLine, planLine, planTable, rejectedLines, summaryTable } from "./format.js"
+import { doneLine, planLine, planTable, rejectedLines, shownLines, summaryTable } from "./format.js"
 
 /**
  * @typedef {{ path: string, size: number, mtimeMs: number, ino: number, missing?: boolean }} Watched
  * @typedef {{ format: number, pipeline: string, watch: Watched[], keys: string[], objects: string[],
  *   record: { stages: import("./format.js").SummaryStage[] } & Record<string, unknown>,
- *   sizes?: Record<string, import("./format.js").ModelSize> }} Snapshot
+ *   sizes?: Record<string, import("./format.js").ModelSize>, shown?: Array<{ stage: string, path: string }> }} Snapshot
  */
 
 /** @param {string} path */
@@ -92,6 +92,6 @@ export const tryCachedRun = async (argv) => {
   await fs.rename(tmp, join(runs, `${record.id}.json`))
   process.stdout.write(asJson
     ? `${JSON.stringify(record)}\n`
-    : `${summaryTable(record)}\n${rejectedLines(record)}\n${doneLine(record, (Date.now() - started) / 1000, relative(process.cwd(), storeDir))}\n`)
+    : `${summaryTable(record)}\n${rejectedLines(record)}\n${doneLine(record, (Date.now() - started) / 1000, relative(process.cwd(), storeDir))}\n${(snapshot.shown ?? []).length > 0 ? `${shownLines(snapshot.shown ?? [], process.cwd())}` : ""}`)
   return 0
 }

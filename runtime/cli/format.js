@@ -4,6 +4,7 @@
  * Plain JavaScript (type-checked through JSDoc) so that the cached-run fast path can use it
  * without loading TypeScript.
  */
+import { relative } from "node:path"
 
 /**
  * `1.2 MB`-style size.
@@ -179,4 +180,17 @@ export const rejectedLines = (record) => {
 export const doneLine = (record, seconds, store) => {
   const count = (/** @type {string} */ status) => record.stages.filter((s) => s.status === status).length
   return `${record.status === "success" ? "done" : "FAILED"}: ${count("ran")} ran, ${count("cached")} cached, in ${formatSeconds(seconds)} — store ${store || "."}`
+}
+
+/**
+ * The files stages point at (`shows` in Stage.define), as lines under a run's summary, each path
+ * relative to `cwd`; empty when there are none.
+ * @param {ReadonlyArray<{ stage: string, path: string }>} shown absolute paths
+ * @param {string} cwd
+ * @returns {string}
+ */
+export const shownLines = (shown, cwd) => {
+  if (shown.length === 0) return ""
+  const width = Math.max(...shown.map((s) => s.stage.length))
+  return `to look at:\n${shown.map((s) => `  ${s.stage.padEnd(width)}  ${relative(cwd, s.path)}`).join("\n")}\n`
 }

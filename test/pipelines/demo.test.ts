@@ -33,6 +33,8 @@ describe.runIf(process.env.JUKEFLOW_SLOW === "1")("pipelines/demo.ts", () => {
     const second = jukeflow("run", "pipelines/demo.ts")
     expect(second.status).toBe(0)
     expect(second.stdout).toMatch(/done: 0 ran, 18 cached/)
+    // and says where the report and the samples are
+    expect(second.stdout).toMatch(/to look at:\n\s+sample\s+\S+\/sample-0\.html\n\s+sample\s+\S+\/sample-0-level-0\.wav\n[\s\S]*report\s+\S+\/report\.html/)
 
     // a forced chunk gives the same bytes: nothing downstream runs again (early cut-off)
     const forced = jukeflow("run", "pipelines/demo.ts", "--force", "chunk", "--json")

@@ -31,8 +31,11 @@ describe("jukeflow CLI", () => {
     expect(first.code).toBe(0)
     expect(first.stdout).toMatch(/stage\s+state\s+time\s+output\s+rows\s+reason/)
     expect(first.stdout).toMatch(/done: 6 ran, 0 cached/)
+    const shown = /to look at:\n  report  \.jukeflow\/objects\/[0-9a-f]{2}\/[0-9a-f]{64}\/value\.json\n/
+    expect(first.stdout).toMatch(shown) // the files a stage's `shows` names, under the summary
     const second = await project.cli(["run", "pipelines/diamond.ts"])
     expect(second.stdout).toMatch(/done: 0 ran, 6 cached/)
+    expect(second.stdout).toMatch(shown) // the cached fast path too
     const plan = await project.cli(["plan", "pipelines/diamond.ts", "--set", "scale.factor=5", "--json"])
     const planned = JSON.parse(plan.stdout) as { stages: Array<{ stage: string; action: string; reason: string }> }
     expect(planned.stages.filter((s) => s.action === "will run").map((s) => s.stage)).toEqual(["scale", "report"])

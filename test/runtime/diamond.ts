@@ -50,6 +50,7 @@ export const report = Stage.define({
   name: "report", version: 1,
   inputs: { join: Json(Count), scaled: Table(Num) },
   output: Json(Count),
+  shows: ["*.json"],
   run: ({ join, scaled }) => Effect.map(scaled.all(), (rows) => ({ count: join.count + rows.length, sum: join.sum + rows.reduce((a, r) => a + r.value, 0) })),
 })
 `,
