@@ -15,7 +15,7 @@ export interface Shown {
   readonly path: string
 }
 
-/** The files the stages of a run point at, in pipeline order, then by name. */
+/** The files the stages of a run point at, in pipeline order, then in the order of their patterns, then by name. */
 export const shownFiles = (graph: Graph, store: Store, record: RunRecord): Effect.Effect<Shown[]> =>
   Effect.gen(function* () {
     const out: Shown[] = []
@@ -24,8 +24,8 @@ export const shownFiles = (graph: Graph, store: Store, record: RunRecord): Effec
       if (patterns.length === 0 || !stage.artifact) continue
       const manifest = yield* Effect.option(store.manifest(stage.artifact))
       if (manifest._tag === "None") continue
-      const matchers = patterns.map(wildcard)
-      const files = manifest.value.files.map((f) => f.path).filter((f) => matchers.some((m) => m.test(f))).sort()
+      const names = manifest.value.files.map((f) => f.path).sort()
+      const files = new Set(patterns.flatMap((pattern) => names.filter((name) => wildcard(pattern).test(name)))) // in the order of the patterns
       for (const file of files) out.push({ stage: stage.name, path: join(store.objectDir(stage.artifact), file) })
     }
     return out
