@@ -2,12 +2,13 @@
  * The project: its root folder (where `package.json` or `jukeflow.config.json` is), its config
  * file, and where the store lives (`JUKEFLOW_STORE`, then the config's `store`, then `.jukeflow/`).
  */
-import { Effect, Schema } from "effect"
+import { Effect, ParseResult, Schema } from "effect"
 import { existsSync, readFileSync } from "node:fs"
 import { findRoot, storeDirOf, visibleGpus } from "./internal/project.js"
 import { availableParallelism } from "node:os"
 import { join } from "node:path"
-import { PipelineError } from "./errors.ts"
+import { PipelineError, UsageError } from "./errors.ts"
+import { ExecutorConfig } from "./executor.ts"
 
 /** `jukeflow.config.json`: every field optional. */
 export const Config = Schema.Struct({
@@ -21,6 +22,8 @@ export const Config = Schema.Struct({
   keepRuns: Schema.optional(Schema.Int.pipe(Schema.positive())),
   /** Project commands: name → module (relative to the root) exporting `command: ProjectCommand`. */
   commands: Schema.optional(Schema.Record({ key: Schema.String, value: Schema.String })),
+  /** Where units run: `{ "kind": "local" }` (default) or `{ "kind": "slurm", ... }`; `--executor` overrides the kind. */
+  executor: Schema.optional(ExecutorConfig),
 })
 export type Config = typeof Config.Type
 
@@ -33,6 +36,7 @@ export interface Project {
   readonly configFile: string
   readonly cores: number
   readonly devices: ReadonlyArray<string>
+  readonly executor: ExecutorConfig
 }
 
 /** Loads the project whose root is at or above `start`. */
@@ -47,12 +51,27 @@ export const loadProject = (start: string): Effect.Effect<Project, PipelineError
         catch: (e) => new PipelineError({ where: file, reason: `not valid JSON: ${String(e)}` }),
       })
       config = yield* Schema.decodeUnknown(Config, { onExcessProperty: "error" })(raw).pipe(
-        Effect.mapError((e) => new PipelineError({ where: file, reason: e.message.replace(/\s+/g, " ") })),
+        Effect.mapError((e) => new PipelineError({ where: file, reason: configError(e) })),
       )
     }
     const storeDir = storeDirOf(root, config.store)
     const cores = Math.min(config.cores ?? availableParallelism(), availableParallelism())
-    return { root, storeDir, config, configFile: file, cores, devices: config.devices ?? visibleGpus() }
+    return { root, storeDir, config, configFile: file, cores, devices: config.devices ?? visibleGpus(), executor: config.executor ?? { kind: "local" } }
   })
+
+/** The executor a command line asks for: `--executor local|slurm` over the config's. */
+export const chooseExecutor = (project: Project, flag: string | undefined): Effect.Effect<ExecutorConfig, UsageError> => {
+  if (flag === undefined || flag === project.executor.kind) return Effect.succeed(project.executor)
+  if (flag === "local" || flag === "slurm") return Effect.succeed({ kind: flag })
+  return Effect.fail(new UsageError({ reason: `--executor ${flag}: expected local or slurm` }))
+}
+
+/** One sentence for a config that does not decode: the first problem, where it is. */
+const configError = (error: ParseResult.ParseError): string => {
+  const [first] = ParseResult.ArrayFormatter.formatErrorSync(error)
+  if (!first) return error.message.replace(/\s+/g, " ")
+  if (first.message.startsWith("is unexpected, expected: ")) return `${first.path.join(".")}: unknown field; known fields: ${first.message.slice(25)}`
+  return first.path.length > 0 && !first.message.startsWith(`${first.path.join(".")} `) ? `${first.path.join(".")}: ${first.message}` : first.message
+}
 
 export { findRoot, visibleGpus }

@@ -11,7 +11,8 @@ import { StageFailed, type StoreError } from "./errors.ts"
 import type { Graph, GraphNode } from "./graph.ts"
 import type { KeyComponents } from "./keys.ts"
 import type { InputSpec } from "./inputs.ts"
-import { causeReason, type ProcessPool } from "./isolate.ts"
+import type { Executor, JobState } from "./executor.ts"
+import { causeReason } from "./isolate.ts"
 import { withLock } from "./lock.ts"
 import { writeOutput } from "./outputs.ts"
 import type { StageRecord } from "./record.ts"
@@ -33,8 +34,8 @@ export interface Unit {
   /** `run`: compute when missing; `lookup`: only read the cache; `plan`: say what would happen. */
   readonly mode: "run" | "lookup" | "plan"
   readonly inputs: Effect.Effect<Record<string, unknown>, StoreError | ArtifactReadError>
-  /** Processes for stages that run in one of their own. */
-  readonly pool: ProcessPool
+  /** Where isolated stages' units (or, on a cluster, all units) run. */
+  readonly executor: Executor
   /** Where each input lives, for a stage that runs in a process of its own. */
   readonly specs: Readonly<Record<string, InputSpec>>
   /** Where the incremental stage's last output lives. */
@@ -151,10 +152,15 @@ const compute = (unit: Unit): Effect.Effect<UnitResult, StoreError, Scope.Scope>
     const started = Date.now()
     reporter.event({ _tag: "Start", stage: name, reason: unit.reason, device: deviceId })
     const seconds = () => (Date.now() - started) / 1000
-    const attempt = isolated(node) ? unit.pool.run({
+    let job: JobState | undefined
+    const onJob = (state: JobState) => {
+      if (job?.state !== state.state) reporter.event({ _tag: "Job", stage: name, id: state.id, state: state.state })
+      job = state
+    }
+    const attempt = unit.executor.all || isolated(node) ? unit.executor.run({
       module: node.stage.module, stageName: node.stage.name, stage: node.name, partition: unit.partition, params: node.paramsEncoded,
       specs: unit.specs, previousSpec: unit.previousSpec, storeDir: store.root, outDir, scratchDir, root: unit.graph.root, device, cores: ctx.cores, pipeline,
-    }, ctx) : Effect.gen(function* () {
+    }, ctx, onJob) : Effect.gen(function* () {
       const inputs = yield* unit.inputs
       const value = yield* Effect.suspend(() => node.stage.run(inputs as never, node.params, ctx))
       return yield* writeOutput(node.stage.output as ArtifactKind, value, outDir, node.name)
@@ -169,7 +175,7 @@ const compute = (unit: Unit): Effect.Effect<UnitResult, StoreError, Scope.Scope>
     if (content instanceof StageFailed) {
       reporter.event({ _tag: "Finish", stage: name, status: "failed", seconds: seconds() })
       reporter.event({ _tag: "Note", message: `✗ ${content.message}` })
-      return { record: line(unit, "failed", unit.reason, { seconds: seconds(), error: content.message, device: deviceId, backend: backends }), manifest: undefined }
+      return { record: line(unit, "failed", unit.reason, { seconds: seconds(), error: content.message, device: deviceId, backend: backends, ...jobOf(job) }), manifest: undefined }
     }
     if (unit.strict && rejected.some((r) => !r.skipped)) {
       reporter.event({ _tag: "Finish", stage: name, status: "failed", seconds: seconds() })
@@ -194,11 +200,13 @@ const compute = (unit: Unit): Effect.Effect<UnitResult, StoreError, Scope.Scope>
     return {
       record: line(unit, "ran", unit.reason, {
         seconds: seconds(), artifact: manifest.hash, bytes: manifest.bytes, rows: manifest.table?.rows, device: deviceId, backend: backends,
-        ...(rejected.length > 0 ? { rejected } : {}),
+        ...(rejected.length > 0 ? { rejected } : {}), ...jobOf(job),
       }),
       manifest,
     }
   })
+
+const jobOf = (job: JobState | undefined) => (job ? { job: { ...job } } : {})
 
 /** Whether a unit of this stage runs in a process of its own. */
 const isolated = (node: GraphNode): boolean => node.stage.isolated && process.env.JUKEFLOW_INPROCESS !== "1"

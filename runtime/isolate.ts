@@ -37,8 +37,9 @@ export interface UnitJob {
   readonly pipeline: PipelineState
 }
 
-/** What the process sends back. */
+/** What the process sends back (over IPC, or as lines of a cluster job's events file). */
 export type ChildMessage =
+  | { readonly _tag: "Started"; readonly host: string; readonly gpus: string }
   | { readonly _tag: "Log"; readonly message: string }
   | { readonly _tag: "Progress"; readonly done: number; readonly total: number; readonly unit: string }
   | { readonly _tag: "Backend"; readonly backend: string }
@@ -112,6 +113,8 @@ export const makeProcessPool: Effect.Effect<ProcessPool, never, Scope.Scope> = E
       const fail = (reason: string) => Effect.fail(new StageFailed({ stage: job.stage, partition: job.partition, reason }))
       const onMessage = (message: ChildMessage) => {
         switch (message._tag) {
+          case "Started":
+            return
           case "Log":
             return Effect.runSync(ctx.log(message.message))
           case "Progress":

@@ -166,6 +166,14 @@ export const gcStore = (store: Store, options: { readonly keepRuns: number; read
         if (!options.dryRun) await fs.rm(store.objectDir(hash), { recursive: true, force: true })
       }
       if (!options.dryRun) await cleanLeftovers(store)
+      // A cluster executor's job folders (jobs/): those from before the oldest kept run go with it.
+      const oldestKept = records.slice(0, keepCount).at(-1)?.started
+      if (!options.dryRun && oldestKept !== undefined) {
+        for (const name of await listDir(store.path("jobs"))) {
+          const stat = await fs.stat(store.path("jobs", name)).catch(() => undefined)
+          if (stat && stat.mtime < new Date(oldestKept)) await fs.rm(store.path("jobs", name), { recursive: true, force: true })
+        }
+      }
       return { keptObjects: kept.objects.size, removedObjects, removedKeys, removedBytes, keptBytes: total(kept.objects) } satisfies GcReport
     })
   })

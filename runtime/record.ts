@@ -34,6 +34,8 @@ export const StageRecord = Schema.Struct({
     keys: Schema.Record({ key: Schema.String, value: Schema.String }),
   })),
   error: Schema.optional(Schema.String),
+  /** The cluster job that ran it (Slurm executor): its id, last state, and the folder of its files in the store. */
+  job: Schema.optional(Schema.Struct({ id: Schema.String, state: Schema.String, log: Schema.optional(Schema.String) })),
   /** Input items the stage set aside (quarantined), with why. */
   rejected: Schema.optional(Schema.Array(Schema.Struct({ item: Schema.String, reason: Schema.String, skipped: Schema.optional(Schema.Boolean) }))),
 })
@@ -50,6 +52,8 @@ export const RunRecord = Schema.Struct({
   status: Schema.Literal("success", "failed", "interrupted"),
   cores: Schema.Number,
   devices: Schema.Array(Schema.String),
+  /** Where units ran, when not on this machine ("slurm"). */
+  executor: Schema.optional(Schema.String),
   stages: Schema.Array(StageRecord),
 })
 export type RunRecord = typeof RunRecord.Type

@@ -10,6 +10,8 @@ export type RunEvent =
   | { readonly _tag: "Progress"; readonly stage: string; readonly done: number; readonly total: number; readonly unit: string }
   | { readonly _tag: "Log"; readonly stage: string; readonly message: string }
   | { readonly _tag: "Finish"; readonly stage: string; readonly status: string; readonly seconds: number }
+  /** A cluster job of the stage changed state (submitted, running, ended). */
+  | { readonly _tag: "Job"; readonly stage: string; readonly id: string; readonly state: string }
   | { readonly _tag: "Note"; readonly message: string }
 
 /** Receives run events. */
@@ -48,6 +50,9 @@ export const plainReporter = (out: NodeJS.WritableStream = process.stderr): Repo
         case "Log":
           out.write(`  ${e.stage}: ${e.message}\n`)
           break
+        case "Job":
+          out.write(`  ${e.stage}: job ${e.id} ${e.state}\n`)
+          break
         case "Finish":
           out.write(`${e.status === "ran" ? "✓" : e.status === "cached" ? "·" : "✗"} ${e.stage}: ${e.status} in ${seconds(e.seconds)}\n`)
           break
@@ -62,7 +67,7 @@ export const plainReporter = (out: NodeJS.WritableStream = process.stderr): Repo
 
 /** Live progress lines on a terminal, redrawn at most ten times a second. */
 export const ttyReporter = (out: NodeJS.WriteStream = process.stderr): Reporter => {
-  const active = new Map<string, { started: number; progress?: { done: number; total: number; unit: string } }>()
+  const active = new Map<string, { started: number; job?: string; progress?: { done: number; total: number; unit: string } }>()
   let drawn = 0
   let lastDraw = 0
   const clear = () => {
@@ -75,7 +80,7 @@ export const ttyReporter = (out: NodeJS.WriteStream = process.stderr): Reporter 
       const elapsed = seconds((Date.now() - a.started) / 1000)
       const p = a.progress
       const detail = p ? `${bar(p.done, p.total)} ${p.done}/${p.total} ${p.unit}` : "running"
-      return `  ${stage} ${detail} ${elapsed}`.slice(0, width - 1)
+      return `  ${stage}${a.job ? ` [${a.job}]` : ""} ${detail} ${elapsed}`.slice(0, width - 1)
     })
     for (const line of lines) out.write(`${line}\n`)
     drawn = lines.length
@@ -107,6 +112,12 @@ export const ttyReporter = (out: NodeJS.WriteStream = process.stderr): Reporter 
         case "Log":
           above(`  ${e.stage}: ${e.message}`)
           break
+        case "Job": {
+          const a = active.get(e.stage)
+          if (a) a.job = `job ${e.id} ${e.state}`
+          above(`  ${e.stage}: job ${e.id} ${e.state}`)
+          break
+        }
         case "Finish":
           active.delete(e.stage)
           above(`${e.status === "ran" ? "✓" : e.status === "cached" ? "·" : "✗"} ${e.stage}: ${e.status} in ${seconds(e.seconds)}`)

@@ -10,10 +10,10 @@ import type { ArtifactKind } from "./artifact.ts"
 import type { ArtifactReadError } from "./artifact.ts"
 import { describe, StageFailed, type StoreError } from "./errors.ts"
 import { executeUnit, type UnitResult } from "./execute.ts"
+import { type ExecutorConfig, makeExecutor } from "./executor.ts"
 import { FileMemo } from "./filememo.ts"
 import { codeFingerprint } from "./fingerprint.ts"
 import { downstreamOf, type Graph, type GraphNode, upstreamOf } from "./graph.ts"
-import { makeProcessPool } from "./isolate.ts"
 import { inputValue, type InputSpec, materializeInputs, partitionsOf } from "./inputs.ts"
 import { cacheKey, type KeyComponents, reasonToRun } from "./keys.ts"
 import { lastComponents, newRunId, type RunRecord, saveRecord, type StageRecord } from "./record.ts"
@@ -40,6 +40,8 @@ export interface RunOptions {
   readonly cores: number
   readonly devices: ReadonlyArray<string>
   readonly reporter: Reporter
+  /** Where units run; this machine by default. */
+  readonly executor?: ExecutorConfig
 }
 
 /** What resolving one stage gave. */
@@ -79,11 +81,11 @@ export const runGraph = (graph: Graph, store: Store, options: RunOptions): Effec
     const { selected, needed } = selectStages(graph, options)
     const forced = new Set(options.force ?? [])
     const cores = yield* Effect.makeSemaphore(options.cores)
-    const pool = yield* makeProcessPool
+    const executor = yield* makeExecutor(options.executor ?? { kind: "local" }, store)
     const gpus = yield* Queue.unbounded<string>()
     yield* Queue.offerAll(gpus, options.devices)
     const gpuStages = [...selected].filter((s) => graph.nodes.get(s)!.stage.device === "gpu")
-    if (gpuStages.length > 0 && options.devices.length === 0 && !options.dryRun) {
+    if (gpuStages.length > 0 && options.devices.length === 0 && !options.dryRun && executor.kind === "local") {
       options.reporter.event({ _tag: "Note", message: `no GPU found: ${gpuStages.join(", ")} run on the CPU` })
     }
     const outcomes = new Map<string, Deferred.Deferred<Outcome>>()
@@ -94,6 +96,8 @@ export const runGraph = (graph: Graph, store: Store, options: RunOptions): Effec
     )
 
     const resources = (node: GraphNode): Effect.Effect<string, never, Scope.Scope> => {
+      // On a cluster the scheduler allocates cores and GPUs, and this machine's stay free.
+      if (executor.all) return Effect.succeed(node.stage.device)
       const permits = Math.min(node.stage.cores, options.cores)
       const core = Effect.acquireRelease(cores.take(permits), () => cores.release(permits))
       if (node.stage.device !== "gpu" || options.devices.length === 0) return Effect.as(core, "cpu")
@@ -167,7 +171,7 @@ export const runGraph = (graph: Graph, store: Store, options: RunOptions): Effec
             : reasonToRun(before?.components, components, node.inputs)
           return executeUnit({
             store, graph, node, components, key: cacheKey(components), partition, reason, forced: isForced,
-            mode: options.dryRun ? "plan" : mode, inputs: values, specs, pool, previous: previousValue,
+            mode: options.dryRun ? "plan" : mode, inputs: values, specs, executor, previous: previousValue,
             previousSpec: lastManifest ? { _tag: "Whole", hash: lastManifest.hash } : undefined, resources: resources(node), command: options.command, reporter: options.reporter,
             strict: options.strict ?? false, pipeline: pipelineState,
           })
@@ -320,5 +324,6 @@ const makeRecord = (
   status,
   cores: options.cores,
   devices: [...options.devices],
+  ...(options.executor && options.executor.kind !== "local" ? { executor: options.executor.kind } : {}),
   stages: [...stages],
 })

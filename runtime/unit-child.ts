@@ -3,15 +3,21 @@
  * one at a time; for each, imports the stage's module, reads the inputs from the store, runs the stage into the output
  * folder it was given, and reports events and the written content back. Publishing, the cache
  * entry and the lock stay with the runner.
+ *
+ * With `--job FILE` (a cluster job, see slurm.ts) it runs that one job instead, appends its events
+ * to `events.jsonl` beside the file, and exits 0 when the output is written, 1 when it failed.
  */
-import { Cause, Effect, Schema } from "effect"
-import { resolve } from "node:path"
+import { type Cause, Effect, type Exit, Schema } from "effect"
+import { appendFileSync, readFileSync } from "node:fs"
+import { hostname } from "node:os"
+import { dirname, join, resolve } from "node:path"
 import { pathToFileURL } from "node:url"
 import type { ArtifactKind } from "./artifact.ts"
+import { visibleGpus } from "./internal/project.js"
 import { causeReason, type ChildMessage, type UnitJob } from "./isolate.ts"
 import { materializeInput, materializeInputs } from "./inputs.ts"
-import { writeOutput } from "./outputs.ts"
-import type { AnyStage, StageContext } from "./stage.ts"
+import { type OutputContent, writeOutput } from "./outputs.ts"
+import type { AnyStage, Device, StageContext } from "./stage.ts"
 import { Store } from "./store.ts"
 
 const send = (message: ChildMessage): Promise<void> =>
@@ -20,7 +26,7 @@ const send = (message: ChildMessage): Promise<void> =>
 const isStage = (value: unknown, name: string): value is AnyStage =>
   typeof value === "object" && value !== null && (value as { _tag?: unknown })._tag === "Stage" && (value as { name?: unknown }).name === name
 
-const runJob = (job: UnitJob) =>
+const runJob = (job: UnitJob, post: (message: ChildMessage) => Effect.Effect<void>) =>
   Effect.gen(function* () {
     const module = yield* Effect.promise(() => import(pathToFileURL(job.module).href) as Promise<Record<string, unknown>>)
     const stage = Object.values(module).find((v) => isStage(v, job.stageName))
@@ -29,7 +35,6 @@ const runJob = (job: UnitJob) =>
     const params = yield* Schema.decodeUnknown(stage.params)(job.params)
     const inputs = yield* materializeInputs(store, stage.inputs as Record<string, ArtifactKind>, job.specs)
     const previous = job.previousSpec ? yield* materializeInput(store, stage.output as ArtifactKind, job.previousSpec) : undefined
-    const post = (message: ChildMessage) => Effect.sync(() => void process.send?.(message))
     const ctx: StageContext = {
       stage: job.stage,
       partition: job.partition,
@@ -51,9 +56,32 @@ const runJob = (job: UnitJob) =>
     return yield* writeOutput(stage.output as ArtifactKind, value, job.outDir, job.stage)
   })
 
-// One job at a time; the runner sends the next when this one is done, and disconnects at the end.
-process.on("message", (job: UnitJob) => {
-  void Effect.runPromiseExit(runJob(job)).then((exit) =>
-    send(exit._tag === "Success" ? { _tag: "Done", content: exit.value } : { _tag: "Failed", reason: causeReason(exit.cause as Cause.Cause<unknown>) }))
-})
-process.on("disconnect", () => process.exit(0))
+const outcome = (exit: Exit.Exit<OutputContent, unknown>): ChildMessage =>
+  exit._tag === "Success" ? { _tag: "Done", content: exit.value } : { _tag: "Failed", reason: causeReason(exit.cause as Cause.Cause<unknown>) }
+
+/** A cluster job: the device is the GPUs the scheduler gave it (CUDA_VISIBLE_DEVICES), the cores its allocation. */
+const clusterJob = async (file: string) => {
+  const job = JSON.parse(readFileSync(file, "utf8")) as UnitJob
+  const events = join(dirname(file), "events.jsonl")
+  const write = (message: ChildMessage) => appendFileSync(events, `${JSON.stringify(message)}\n`)
+  const gpus = visibleGpus().join(",")
+  const device: Device = job.device.kind === "gpu" && gpus ? { kind: "gpu", id: gpus } : { kind: "cpu" }
+  const cores = Number(process.env.SLURM_CPUS_PER_TASK) || job.cores
+  write({ _tag: "Started", host: hostname(), gpus })
+  if (job.device.kind === "gpu" && !gpus) write({ _tag: "Log", message: "no GPU visible in this job: running on the CPU" })
+  const exit = await Effect.runPromiseExit(runJob({ ...job, device, cores }, (message) => Effect.sync(() => write(message))))
+  const message = outcome(exit)
+  write(message)
+  process.exit(message._tag === "Done" ? 0 : 1)
+}
+
+const jobFlag = process.argv.indexOf("--job")
+if (jobFlag >= 0) {
+  await clusterJob(process.argv[jobFlag + 1]!)
+} else {
+  // One job at a time; the runner sends the next when this one is done, and disconnects at the end.
+  process.on("message", (job: UnitJob) => {
+    void Effect.runPromiseExit(runJob(job, (message) => Effect.sync(() => void process.send?.(message)))).then((exit) => send(outcome(exit)))
+  })
+  process.on("disconnect", () => process.exit(0))
+}

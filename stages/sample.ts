@@ -11,7 +11,7 @@
  * was in and ends with the same codes as a run never stopped.
  */
 import * as tf from "@tensorflow/tfjs-core"
-import { Effect, Schema } from "effect"
+import { Chunk, Effect, Schema, Stream } from "effect"
 import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, statSync, writeFileSync } from "node:fs"
 import { writeFile } from "node:fs/promises"
 import { join } from "node:path"
@@ -35,7 +35,7 @@ import { PriorCheckpoint } from "../schemas/prior.ts"
 import { type SampleIndex, type SampleLabel, SampleRequest } from "../schemas/sample.ts"
 import { TokenShards, type TokenWindow } from "../schemas/tokens.ts"
 import { VqvaeCheckpoint } from "../schemas/vqvae.ts"
-import { Files, openTableFiles, Stage, StageFailed, writeTable } from "../runtime/index.ts"
+import { Files, openTableFiles, Stage, StageFailed, type TableReader, writeTable } from "../runtime/index.ts"
 import { loadPrior } from "./prior-checkpoint.ts"
 import { samplePage, type SamplePageInput } from "./sample-page.ts"
 import { loadAutoencoder } from "./vqvae-checkpoint.ts"
@@ -280,7 +280,7 @@ interface Start {
 }
 
 const startingCodes = (
-  tokens: { readonly all: () => Effect.Effect<ReadonlyArray<TokenWindow>, unknown> },
+  tokens: TableReader<TokenWindow>,
   p: SampleRequest,
   c: { vqvaes: Autoencoder[]; hops: number[]; sampleRate: number; ratios: number[]; fail: (reason: string) => StageFailed },
 ): Effect.Effect<Start, StageFailed> =>
@@ -299,7 +299,13 @@ const startingCodes = (
     if (p.prime && p.codes) return yield* fail("give either a primer or earlier codes, not both")
     if (p.prime && "song" in p.prime) {
       const song = p.prime.song
-      const windows = (yield* Effect.mapError(tokens.all(), (e) => fail(String((e as Error).message ?? e)))).filter((w) => w.song_id === song)
+      // Only the primer song's windows are kept as the shards stream by.
+      const windows = yield* tokens.stream().pipe(
+        Stream.filter((w) => w.song_id === song),
+        Stream.runCollect,
+        Effect.map(Chunk.toReadonlyArray),
+        Effect.mapError((e) => fail(e.message)),
+      )
       if (windows.length === 0) return yield* fail(`the primer song "${song}" is not among the encoded songs`)
       const lengths = primerLengths(p.prime.seconds)
       const codes = lengths.map((length, level) => {

@@ -4,7 +4,7 @@ import { UsageError } from "../errors.ts"
 /** Flags each command accepts; `true` marks a flag that takes a value. */
 const FLAGS: Readonly<Record<string, boolean>> = {
   only: true, from: true, until: true, force: true, set: true, json: false, sql: true, keep: true,
-  "max-size": true, "dry-run": false, rows: true, pipeline: true, help: false, strict: false,
+  "max-size": true, "dry-run": false, rows: true, pipeline: true, help: false, strict: false, executor: true,
 }
 
 /** The parsed command line. */

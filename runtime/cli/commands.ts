@@ -1,7 +1,7 @@
 /** The `jukeflow` commands other than `inspect`: run, plan, status, ls, explain, verify, gc. */
 import { Effect } from "effect"
 import { relative, resolve } from "node:path"
-import { loadProject, type Project } from "../config.ts"
+import { chooseExecutor, loadProject, type Project } from "../config.ts"
 import { PipelineError, UsageError } from "../errors.ts"
 import { type Graph, modelSizes } from "../graph.ts"
 import { differences, type KeyComponents } from "../keys.ts"
@@ -39,13 +39,14 @@ const runOrPlan = (args: Args, dryRun: boolean) =>
     const file = yield* pipelineArg(args)
     const { project, graph } = yield* loadGraph(file, overridesOf(args))
     yield* checkStageNames(graph, args)
+    const executor = yield* chooseExecutor(project, flag(args, "executor"))
     const sizes = dryRun ? yield* modelSizes(graph) : undefined
     const store = new Store(project.storeDir)
     const reporter = json(args) || dryRun ? silentReporter : defaultReporter()
     const started = Date.now()
     const record = yield* runGraph(graph, store, {
       only: listFlag(args, "only"), from: listFlag(args, "from"), until: listFlag(args, "until"), force: listFlag(args, "force"),
-      dryRun, strict: args.flags.has("strict"), command: ["jukeflow", ...process.argv.slice(2)].join(" "), cores: project.cores, devices: project.devices, reporter,
+      dryRun, strict: args.flags.has("strict"), command: ["jukeflow", ...process.argv.slice(2)].join(" "), cores: project.cores, devices: project.devices, reporter, executor,
     })
     reporter.close()
     const shown = dryRun ? [] : yield* shownFiles(graph, store, record)
@@ -93,8 +94,10 @@ export const statusCommand = (args: Args) =>
     else {
       const seconds = (Date.parse(last.finished) - Date.parse(last.started)) / 1000
       yield* print(`pipeline ${last.pipeline} (${last.file}) — ${last.status}, ${last.started}, ${formatSeconds(seconds)}, ${last.cores} cores, devices: ${last.devices.join(", ") || "cpu only"}`)
-      yield* print(table(["stage", "state", "time", "output", "artifact", "device", "backend"], last.stages.map((s) => [
+      const jobs = last.stages.some((s) => s.job)
+      yield* print(table(["stage", "state", "time", "output", "artifact", "device", "backend", ...(jobs ? ["job"] : [])], last.stages.map((s) => [
         s.name, stateLabel(s), formatSeconds(s.seconds), formatBytes(s.bytes), s.artifact?.slice(0, 12) ?? "-", s.device, s.backend.join(", ") || "-",
+        ...(jobs ? [s.job ? `${s.job.id} ${s.job.state}` : "-"] : []),
       ])))
     }
     return 0 as ExitCode

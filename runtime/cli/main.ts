@@ -13,7 +13,7 @@ import { projectCommandHelp, runProjectCommand } from "./project-commands.ts"
 const HELP = `jukeflow — typed, cached pipelines
 
 usage:
-  jukeflow run PIPELINE [--only S] [--from S] [--until S] [--force S|*] [--set stage.param=value] [--strict] [--json]
+  jukeflow run PIPELINE [--only S] [--from S] [--until S] [--force S|*] [--set stage.param=value] [--strict] [--executor local|slurm] [--json]
   jukeflow plan PIPELINE [--set ...] [--json]      what would run, and why
   jukeflow explain PIPELINE STAGE [--set ...]      which part of STAGE's key changed since its last run
   jukeflow status [PIPELINE] [--json]              the last run, stage by stage
@@ -23,6 +23,7 @@ usage:
   jukeflow gc [--keep N] [--max-size 2G] [--dry-run]
 
 --strict fails a stage that sets any input item aside (ctx.reject) instead of going on without it.
+--executor slurm submits each stage that runs as a Slurm job (see the README, "Running on a Slurm cluster").
 Stage lists take commas or repeats: --only a,b --only c. Exit codes: 0 ok, 1 a stage failed, 2 bad pipeline or arguments.`
 
 const commands: Record<string, (args: ReturnType<typeof parseArgs>) => Effect.Effect<ExitCode, unknown>> = {
