@@ -160,6 +160,7 @@ const compute = (unit: Unit): Effect.Effect<UnitResult, StoreError, Scope.Scope>
     const attempt = unit.executor.all || isolated(node) ? unit.executor.run({
       module: node.stage.module, stageName: node.stage.name, stage: node.name, partition: unit.partition, params: node.paramsEncoded,
       specs: unit.specs, previousSpec: unit.previousSpec, storeDir: store.root, outDir, scratchDir, root: unit.graph.root, device, cores: ctx.cores, pipeline,
+      code: unit.components.code,
     }, ctx, onJob) : Effect.gen(function* () {
       const inputs = yield* unit.inputs
       const value = yield* Effect.suspend(() => node.stage.run(inputs as never, node.params, ctx))

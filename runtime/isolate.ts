@@ -35,6 +35,12 @@ export interface UnitJob {
   readonly cores: number
   /** The run as it stood when the unit started (`ctx.pipeline`). */
   readonly pipeline: PipelineState
+  /**
+   * The code fingerprint in the unit's cache key (project file → hash). The process checks the
+   * stage's code against it when it first imports the module, so code edited during a run is never
+   * run under the key of the code before.
+   */
+  readonly code?: Readonly<Record<string, string>>
 }
 
 /** What the process sends back (over IPC, or as lines of a cluster job's events file). */

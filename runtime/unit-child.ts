@@ -18,6 +18,9 @@ import { causeReason, type ChildMessage, type UnitJob } from "./isolate.ts"
 import { materializeInput, materializeInputs } from "./inputs.ts"
 import { type OutputContent, writeOutput } from "./outputs.ts"
 import type { AnyStage, Device, StageContext } from "./stage.ts"
+import { StageFailed } from "./errors.ts"
+import { FileMemo } from "./filememo.ts"
+import { codeFingerprint } from "./fingerprint.ts"
 import { Store } from "./store.ts"
 
 const send = (message: ChildMessage): Promise<void> =>
@@ -26,8 +29,34 @@ const send = (message: ChildMessage): Promise<void> =>
 const isStage = (value: unknown, name: string): value is AnyStage =>
   typeof value === "object" && value !== null && (value as { _tag?: unknown })._tag === "Stage" && (value as { name?: unknown }).name === name
 
+/** The code of each stage module this process imported, as it was on disk then. */
+const imported = new Map<string, Promise<Readonly<Record<string, string>>>>()
+
+/**
+ * Fails unless the stage's code this process runs is the code of the unit's key: a module is
+ * fingerprinted as it is first imported, and a pooled process keeps that code for later units.
+ */
+const checkCode = (job: UnitJob) =>
+  Effect.gen(function* () {
+    if (job.code === undefined) return
+    let fingerprint = imported.get(job.module)
+    if (fingerprint === undefined) {
+      fingerprint = FileMemo.load(join(job.storeDir, "state", "files.json")).then((memo) => codeFingerprint(job.module, job.root, memo))
+      imported.set(job.module, fingerprint)
+    }
+    const running = yield* Effect.promise(() => fingerprint!)
+    const changed = [...new Set([...Object.keys(running), ...Object.keys(job.code)])].filter((file) => running[file] !== job.code![file]).sort()
+    if (changed.length > 0) {
+      return yield* Effect.fail(new StageFailed({
+        stage: job.stage,
+        reason: `its code changed during the run (${changed.join(", ")}), so it would not run the code its cache key names; run again`,
+      }))
+    }
+  })
+
 const runJob = (job: UnitJob, post: (message: ChildMessage) => Effect.Effect<void>) =>
   Effect.gen(function* () {
+    yield* checkCode(job)
     const module = yield* Effect.promise(() => import(pathToFileURL(job.module).href) as Promise<Record<string, unknown>>)
     const stage = Object.values(module).find((v) => isStage(v, job.stageName))
     if (stage === undefined) return yield* Effect.die(new Error(`${job.module} exports no stage named "${job.stageName}"`))

@@ -121,6 +121,7 @@ export const sample = Stage.define({
       const speed = lengths.map(() => ({ tokens: 0, seconds: 0 }))
       let levelStarted = Date.now()
       let lastShown = 0
+      let shownLevel = -1
       const sampled = yield* Effect.tryPromise({
         try: (signal) => drive(ancestralSteps(plans, {
           batch: p.n,
@@ -128,8 +129,9 @@ export const sample = Stage.define({
           seed: p.seed,
           onProgress: (level, done, total) => {
             const now = Date.now()
-            if (done < total && now - lastShown < 200) return
+            if (level === shownLevel && done < total && now - lastShown < 200) return // a level's first and last always show
             lastShown = now
+            shownLevel = level
             const elapsed = (now - levelStarted) / 1000
             const rate = (done * p.n) / Math.max(elapsed, 1e-3)
             const left = done > 0 ? ((total - done) * elapsed) / done : Number.NaN

@@ -125,4 +125,42 @@ describe("isolated stages", () => {
       delete process.env.JUKEFLOW_INPROCESS
     }
   })
+
+  it("refuses to run code edited during the run under the key of the code before", { timeout: 60_000 }, async () => {
+    // Two uses of one stage module, the second reading the first: the pooled process imports the
+    // module for the first; the module is edited while it runs, so the second's key names the new
+    // code while the process still holds the old.
+    const chain = `import { Effect, Schema } from "effect"
+import { Json, Stage, Table } from "${RUNTIME}"
+import { Item } from "./work.ts"
+const busy = (ms: number) => { const end = Date.now() + ms; while (Date.now() < end); }
+export const first = Stage.define({
+  name: "first", version: 1, isolated: true, inputs: { items: Table(Item) }, output: Json(Schema.Number),
+  run: () => Effect.sync(() => (busy(1500), 1)),
+})
+export const second = Stage.define({
+  name: "second", version: 1, isolated: true, inputs: { first: Json(Schema.Number) }, output: Json(Schema.Number),
+  run: ({ first }) => Effect.succeed(first + 1),
+})
+`
+    project = makeProject({
+      ...files(),
+      "stages/chain.ts": chain,
+      "pipelines/chain.ts": `import { Pipeline, use } from "${RUNTIME}"
+import { items } from "../stages/work.ts"
+import { first, second } from "../stages/chain.ts"
+export default Pipeline.define("chain", { items: use(items), first: use(first, { inputs: { items: "items" } }), second: use(second, { inputs: { first: "first" } }) })
+`,
+    })
+    const running = project.run("pipelines/chain.ts", { cores: 1 })
+    await new Promise((done) => setTimeout(done, 700))
+    project.write("stages/chain.ts", `${chain}// edited while the run was going\n`)
+    const record = await running
+    expect(record.stages.find((s) => s.name === "first")!.status).toBe("ran")
+    expect(record.stages.find((s) => s.name === "second")!.error).toBe(
+      'stage "second" failed: its code changed during the run (stages/chain.ts), so it would not run the code its cache key names; run again')
+    const again = await project.run("pipelines/chain.ts", { cores: 1 })
+    expect(again.status).toBe("success")
+    expect(ran(again)).toEqual(["first", "second"]) // the first's code changed too
+  })
 })

@@ -5,12 +5,12 @@
  */
 import { Effect, Fiber } from "effect"
 import { spawn } from "node:child_process"
-import { readFileSync, readdirSync, writeFileSync } from "node:fs"
+import { existsSync, readFileSync, readdirSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { loadGraph } from "../../runtime/cli/load.ts"
 import { openTableFiles } from "../../runtime/index.ts"
-import type { RunEvent } from "../../runtime/reporter.ts"
+import { type RunEvent, silentReporter } from "../../runtime/reporter.ts"
 import { runGraph } from "../../runtime/runner.ts"
 import { Store } from "../../runtime/store.ts"
 import { sequenceOf } from "../../dataset/tokens.ts"
@@ -66,19 +66,20 @@ const samplesDir = (stdout: string) => project.path(/samples in (\S+):/.exec(std
 
 describe("sample", () => {
   it("samples every level for a seed, stops, resumes to the codes of a run never stopped, and writes codes, WAVs, pages", { timeout: 300_000 }, async () => {
-    // Stopped while the bottom level samples: the top and middle levels are saved whole.
+    // Stopped once the bottom level has saved a window: the top and middle levels are saved whole.
     const { project: info, graph } = await Effect.runPromise(loadGraph(project.path("pipelines/p.ts")))
-    let stop: (() => void) | undefined
+    const saved = (level: number) => readdirSync(join(project.store.root, "scratch"), { withFileTypes: true }).some((key) =>
+      key.isDirectory() && existsSync(join(project.store.root, "scratch", key.name, "progress", `level-${level}.json`)))
+    const fiber = Effect.runFork(runGraph(graph, new Store(info.storeDir), { command: "test", cores: 2, devices: [], reporter: silentReporter }))
     let stopped = false
-    const reporter = {
-      event: (e: RunEvent) => {
-        if (e._tag === "Progress" && e.stage === "sample" && e.unit.startsWith("bottom") && e.done > 200 && !stopped) (stopped = true), stop?.()
-      },
-      close: () => {},
-    }
-    const fiber = Effect.runFork(runGraph(graph, new Store(info.storeDir), { command: "test", cores: 2, devices: [], reporter }))
-    stop = () => void Effect.runFork(Fiber.interrupt(fiber))
+    const watch = setInterval(() => {
+      if (!stopped && existsSync(join(project.store.root, "scratch")) && saved(0)) {
+        stopped = true
+        Effect.runFork(Fiber.interrupt(fiber))
+      }
+    }, 5)
     await Effect.runPromise(Fiber.await(fiber))
+    clearInterval(watch)
     expect(stopped).toBe(true)
     const progress = readdirSync(join(project.store.root, "scratch")).flatMap((key) => { try { return readdirSync(join(project.store.root, "scratch", key, "progress")) } catch { return [] } })
     expect(progress).toContain("level-2.json")
