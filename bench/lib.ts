@@ -8,6 +8,7 @@ import { dirname, join, resolve } from "node:path"
 import { fileURLToPath } from "node:url"
 
 export { formatSeconds, table } from "../runtime/cli/format.js"
+import type { PriorConfig } from "../models/prior.ts"
 
 /** The repository root. */
 export const REPO = resolve(dirname(fileURLToPath(import.meta.url)), "..")
@@ -122,4 +123,23 @@ export const timeMedians = <S>(settings: readonly S[], set: (setting: S) => void
     })
   }
   return seconds.map(median)
+}
+
+/** Width 256 × 8 layers × context 2048: the Transformer shape the speed work aims at. */
+export const WIDTH_256: PriorConfig = {
+  hopLength: 128,
+  sampleRate: 22_050,
+  transformer: {
+    vocab: 2048,
+    contextLength: 2048,
+    width: 256,
+    depth: 8,
+    heads: 2,
+    blockLength: 64,
+    pattern: ["row", "column", "previous-row"],
+    initScale: 0.02,
+    attentionMultiplier: 0.25,
+    mlpMultiplier: 1,
+    conditioning: false,
+  },
 }

@@ -43,7 +43,7 @@ import { DEMO_LYRICS, DEMO_PRIORS } from "../models/prior-presets.ts"
 import { seededRandom } from "../models/random.ts"
 import { encodeSafetensors, type SafeTensor } from "../models/safetensors.ts"
 import { transformerTrainConfig, type TransformerTrainConfig } from "../models/transformer-train.ts"
-import { emit, REPO, round3, table, timeMedians } from "./lib.ts"
+import { emit, REPO, round3, table, timeMedians, WIDTH_256 } from "./lib.ts"
 
 const PYTHON = "/usr/bin/python3"
 const REFERENCE = join(REPO, "bench/torch/prior.py")
@@ -58,25 +58,6 @@ const RUNS = QUICK
   : { jukeflow: { train: 5, forward: 7, warmups: 1 }, torch: { repeats: 10, warmups: 2, budget: 5 } }
 /** First-step losses further apart than this (bits) mean the two sides do not run the same model. */
 const LOSS_TOLERANCE = 1e-3
-
-/** Width 256 × 8 layers × context 2048: the Transformer shape the speed work aims at. */
-const WIDTH_256: PriorConfig = {
-  hopLength: 128,
-  sampleRate: 22_050,
-  transformer: {
-    vocab: 2048,
-    contextLength: 2048,
-    width: 256,
-    depth: 8,
-    heads: 2,
-    blockLength: 64,
-    pattern: ["row", "column", "previous-row"],
-    initScale: 0.02,
-    attentionMultiplier: 0.25,
-    mlpMultiplier: 1,
-    conditioning: false,
-  },
-}
 
 const CONFIGS: ReadonlyArray<{ key: "demo" | "width256"; label: string; prior: PriorConfig; batch: number }> = [
   { key: "demo", label: "demo top (width 128, lyrics)", prior: withLyrics(DEMO_PRIORS.top, DEMO_LYRICS), batch: 4 },

@@ -8,8 +8,10 @@
  * blocks of 32, vocab 256), batch 2 (a typical `--n`): the top prior with lyrics (DEMO_PRIORS.top +
  * DEMO_LYRICS: width 128, row/column/previous-row and one encoder-decoder layer, labels, timing, a
  * 2-layer lyrics encoder over 128 characters) and the middle and bottom upsamplers (width 64, three
- * layers, labels, the ×4 upsampler conditioner over 256 codes of the level above). Tokens are chosen
- * greedily (temperature 0), so both sides must choose the same ones.
+ * layers, labels, the ×4 upsampler conditioner over 256 codes of the level above). A fourth, "wide",
+ * is the prior bench's bigger Transformer (width 256 × 8 layers, context 2048 as 32 blocks of 64,
+ * vocab 2048, no conditioning), where the arithmetic weighs more than the per-op costs. Tokens are
+ * chosen greedily (temperature 0), so both sides must choose the same ones.
  *
  *   cached:   models/sampling.ts `sampleWindow` of the whole window: the sampler built (conditioning,
  *             lyric states), start(), then one token at a time through `sampler.step` and its KV
@@ -47,7 +49,7 @@ import { DEMO_LYRICS, DEMO_PRIORS } from "../models/prior-presets.ts"
 import { seededRandom } from "../models/random.ts"
 import { encodeSafetensors, type SafeTensor } from "../models/safetensors.ts"
 import { chooseTokens, sampleWindow } from "../models/sampling.ts"
-import { emit, REPO, round3, table, timeMedians } from "./lib.ts"
+import { emit, REPO, round3, table, timeMedians, WIDTH_256 } from "./lib.ts"
 
 const PYTHON = "/usr/bin/python3"
 const REFERENCE = join(REPO, "bench/torch/sampling.py")
@@ -63,10 +65,12 @@ const RUNS = QUICK ? { runs: 1, warmups: 1, budget: 2 } : { runs: 3, warmups: 1,
 /** The warm-ups' sizes: a window of this many positions, a prefix of that many. */
 const WARM_UP = { cached: 64, uncached: 16 }
 
-const LEVELS: ReadonlyArray<{ key: "top" | "middle" | "bottom"; label: string; prior: PriorConfig }> = [
+const LEVELS: ReadonlyArray<{ key: "top" | "middle" | "bottom" | "wide"; label: string; prior: PriorConfig }> = [
   { key: "top", label: "top (width 128, lyrics)", prior: withLyrics(DEMO_PRIORS.top, DEMO_LYRICS) },
   { key: "middle", label: "middle upsampler (width 64)", prior: DEMO_PRIORS.middle },
   { key: "bottom", label: "bottom upsampler (width 64)", prior: DEMO_PRIORS.bottom },
+  // the prior bench's bigger Transformer (width 256 × 8 layers, context 2048, vocab 2048): where the arithmetic starts to weigh
+  { key: "wide", label: "width 256 × 8, ctx 2048", prior: WIDTH_256 },
 ]
 
 const MEASURES = ["cached", "uncached"] as const
