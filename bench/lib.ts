@@ -9,6 +9,7 @@ import { fileURLToPath } from "node:url"
 
 export { formatSeconds, table } from "../runtime/cli/format.js"
 import type { PriorConfig } from "../models/prior.ts"
+import { nativeStatus } from "../models/native-kernels.ts"
 
 /** The repository root. */
 export const REPO = resolve(dirname(fileURLToPath(import.meta.url)), "..")
@@ -142,4 +143,40 @@ export const WIDTH_256: PriorConfig = {
     mlpMultiplier: 1,
     conditioning: false,
   },
+}
+
+/** The Python with Debian's PyTorch, the benches' peer. */
+export const PYTHON = "/usr/bin/python3"
+
+/** Why the PyTorch peer cannot run (with how to install it), or undefined when it can. */
+export const torchProblem = (): string | undefined => {
+  const probe = spawnSync(PYTHON, ["-c", "import torch"], { encoding: "utf8" })
+  if (probe.status === 0) return undefined
+  return `${PYTHON} cannot import torch (${(probe.stderr || String(probe.error)).trim().split("\n").at(-1)}); install it with: apt-get install python3-torch libopenblas0`
+}
+
+/**
+ * A PyTorch reference script's `bench` command on the inputs in `dir`, at `threads` threads (OpenMP,
+ * OpenBLAS and MKL set to match): its last line of output as JSON, or undefined, having said why,
+ * when it fails.
+ */
+export const runTorchBench = <T>(script: string, dir: string, args: Readonly<Record<string, unknown>>, threads: number): T | undefined => {
+  const n = String(threads)
+  const run = spawnSync(PYTHON, [script, "bench", dir, JSON.stringify(args)], {
+    encoding: "utf8",
+    env: { ...process.env, OMP_NUM_THREADS: n, OPENBLAS_NUM_THREADS: n, MKL_NUM_THREADS: n },
+    maxBuffer: 64 * 1024 * 1024,
+  })
+  if (run.status !== 0) {
+    console.log(`the PyTorch reference failed at ${threads} threads: ${(run.stderr || String(run.error)).trim()}`)
+    return undefined
+  }
+  return JSON.parse(run.stdout.trim().split("\n").at(-1)!) as T
+}
+
+/** The native BLAS's threads, from its description ("... (pthreads, 2 threads; ...)"); null without the native kernels. */
+export const nativeThreads = (): number | null => {
+  const status = nativeStatus()
+  const threads = status.available ? /(\d+) threads?/.exec(status.blas) : null
+  return threads ? Number(threads[1]) : null
 }

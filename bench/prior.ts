@@ -28,7 +28,6 @@
  * its best thread count, width-256 config; above 1 means slower than PyTorch), demoTrainRatio,
  * demoForwardRatio, tokens per second, and the absolute figures by thread count.
  */
-import { spawnSync } from "node:child_process"
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -43,9 +42,8 @@ import { DEMO_LYRICS, DEMO_PRIORS } from "../models/prior-presets.ts"
 import { seededRandom } from "../models/random.ts"
 import { encodeSafetensors, type SafeTensor } from "../models/safetensors.ts"
 import { transformerTrainConfig, type TransformerTrainConfig } from "../models/transformer-train.ts"
-import { emit, REPO, round3, table, timeMedians, WIDTH_256 } from "./lib.ts"
+import { emit, REPO, round3, table, nativeThreads, runTorchBench, timeMedians, torchProblem, WIDTH_256 } from "./lib.ts"
 
-const PYTHON = "/usr/bin/python3"
 const REFERENCE = join(REPO, "bench/torch/prior.py")
 const TORCH_THREADS = [1, 2]
 /** The native BLAS's thread counts jukeflow is timed at (one run without the native kernels). */
@@ -134,18 +132,7 @@ const profileStep = async (prior: Prior, optimizer: AdamState, batch: PriorBatch
 }
 
 /** The reference at `threads` threads on the inputs in `dir`; undefined, having said why, when it fails. */
-const timeTorch = (dir: string, threads: number): TorchRun | undefined => {
-  const n = String(threads)
-  const run = spawnSync(PYTHON, [REFERENCE, "bench", dir, JSON.stringify({ threads, ...RUNS.torch })], {
-    encoding: "utf8",
-    env: { ...process.env, OMP_NUM_THREADS: n, OPENBLAS_NUM_THREADS: n, MKL_NUM_THREADS: n },
-  })
-  if (run.status !== 0) {
-    console.log(`the PyTorch reference failed at ${threads} threads: ${(run.stderr || String(run.error)).trim()}`)
-    return undefined
-  }
-  return JSON.parse(run.stdout.trim().split("\n").at(-1)!) as TorchRun
-}
+const timeTorch = (dir: string, threads: number): TorchRun | undefined => runTorchBench<TorchRun>(REFERENCE, dir, { threads, ...RUNS.torch }, threads)
 
 /** `batch` sequences of random tokens and, as the prior takes them, labels, timing and lyric windows. */
 const makeBatch = (config: PriorConfig, batch: number, seed: number): { batch: PriorBatch; conditions: Record<string, unknown> } => {
@@ -179,19 +166,6 @@ const writeInputs = (dir: string, prior: Prior, batch: PriorBatch, conditions: R
   writeFileSync(join(dir, "train.json"), JSON.stringify({ ...train, step: 0 }))
   writeFileSync(join(dir, "model.safetensors"), encodeSafetensors(variablesToTensors(prior.weights)))
   writeFileSync(join(dir, "inputs.safetensors"), encodeSafetensors({ tokens: ids(batch.tokens), ...(batch.lyrics ? { lyrics: ids(batch.lyrics) } : {}) }))
-}
-
-const torchProblem = (): string | undefined => {
-  const probe = spawnSync(PYTHON, ["-c", "import torch"], { encoding: "utf8" })
-  if (probe.status === 0) return undefined
-  return `${PYTHON} cannot import torch (${(probe.stderr || String(probe.error)).trim().split("\n").at(-1)}); install it with: apt-get install python3-torch libopenblas0`
-}
-
-/** The native BLAS's threads, from its description ("... (pthreads, 2 threads; ...)"); null without it. */
-const nativeThreads = (): number | null => {
-  const status = nativeStatus()
-  const threads = status.available ? /(\d+) threads?/.exec(status.blas) : null
-  return threads ? Number(threads[1]) : null
 }
 
 const capitalized = (s: string): string => s[0]!.toUpperCase() + s.slice(1)

@@ -35,7 +35,6 @@
  * tokensAgree, tokens per second per level and thread count on both sides. About 1 min
  * (--quick: about 20 s).
  */
-import { spawnSync } from "node:child_process"
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -49,9 +48,8 @@ import { DEMO_LYRICS, DEMO_PRIORS } from "../models/prior-presets.ts"
 import { seededRandom } from "../models/random.ts"
 import { encodeSafetensors, type SafeTensor } from "../models/safetensors.ts"
 import { chooseTokens, sampleWindow } from "../models/sampling.ts"
-import { emit, REPO, round3, table, timeMedians, WIDTH_256 } from "./lib.ts"
+import { emit, REPO, round3, table, nativeThreads, runTorchBench, timeMedians, torchProblem, WIDTH_256 } from "./lib.ts"
 
-const PYTHON = "/usr/bin/python3"
 const REFERENCE = join(REPO, "bench/torch/sampling.py")
 const TORCH_THREADS = [1, 2]
 /** The native BLAS's thread counts jukeflow is timed at (one run without the native kernels). */
@@ -133,19 +131,8 @@ const timeJukeflow = (prior: Prior, conditions: PriorConditions, length: number)
 
 /** The reference at `threads` threads on the levels in `dir`; undefined, having said why, when it fails. */
 const timeTorch = (dir: string, threads: number): TorchRun | undefined => {
-  const n = String(threads)
   const lengths = Object.fromEntries(LEVELS.map((l) => [l.key, l.prior.transformer.contextLength]))
-  const args = { threads, levels: LEVELS.map((l) => l.key), lengths, prefix: PREFIX, batch: BATCH, ...RUNS }
-  const run = spawnSync(PYTHON, [REFERENCE, "bench", dir, JSON.stringify(args)], {
-    encoding: "utf8",
-    env: { ...process.env, OMP_NUM_THREADS: n, OPENBLAS_NUM_THREADS: n, MKL_NUM_THREADS: n },
-    maxBuffer: 64 * 1024 * 1024,
-  })
-  if (run.status !== 0) {
-    console.log(`the PyTorch reference failed at ${threads} threads: ${(run.stderr || String(run.error)).trim()}`)
-    return undefined
-  }
-  return JSON.parse(run.stdout.trim().split("\n").at(-1)!) as TorchRun
+  return runTorchBench<TorchRun>(REFERENCE, dir, { threads, levels: LEVELS.map((l) => l.key), lengths, prefix: PREFIX, batch: BATCH, ...RUNS }, threads)
 }
 
 /** Random labels, timing (a window 0-10 s into a song of 1-4 min), lyrics and upper-level codes for B sequences, as the prior takes them. */
@@ -188,19 +175,6 @@ const agreeingPositions = (codes: Int32Array, width: number, peer: number[][], c
     for (let b = 0; b < BATCH; b++) if (codes[b * width + t] !== peer[b]![t]) return t
   }
   return count
-}
-
-const torchProblem = (): string | undefined => {
-  const probe = spawnSync(PYTHON, ["-c", "import torch"], { encoding: "utf8" })
-  if (probe.status === 0) return undefined
-  return `${PYTHON} cannot import torch (${(probe.stderr || String(probe.error)).trim().split("\n").at(-1)}); install it with: apt-get install python3-torch libopenblas0`
-}
-
-/** The native BLAS's threads, from its description ("... (pthreads, 2 threads; ...)"); null without it. */
-const nativeThreads = (): number | null => {
-  const status = nativeStatus()
-  const threads = status.available ? /(\d+) threads?/.exec(status.blas) : null
-  return threads ? Number(threads[1]) : null
 }
 
 const main = async () => {

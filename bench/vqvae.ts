@@ -22,7 +22,6 @@
  * seconds, width-32 config; above 1 means slower than PyTorch), demoTrainRatio, demoForwardRatio,
  * demoEncodeRatio, and the absolute figures.
  */
-import { spawnSync } from "node:child_process"
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -36,9 +35,8 @@ import { encodeSafetensors } from "../models/safetensors.ts"
 import { trainConfig, trainStep, type TrainConfig } from "../models/train-step.ts"
 import { autoencoderVariables, createAutoencoder, decodeCodes, DEMO_VQVAE, encodeToCodes, JUKEBOX_VQVAE, levelConfig, type Autoencoder, type VQVAEConfig } from "../models/vqvae.ts"
 import { musicLike } from "../test/audio/signals.ts"
-import { emit, REPO, round3, table, timeMedians } from "./lib.ts"
+import { emit, REPO, round3, table, runTorchBench, timeMedians, torchProblem } from "./lib.ts"
 
-const PYTHON = "/usr/bin/python3"
 const REFERENCE = join(REPO, "bench/torch/vqvae.py")
 const SAMPLE_RATE = 22_050
 const CLIP = 8192
@@ -95,18 +93,7 @@ const timeJukeflow = (autoencoder: Autoencoder, audio: tf.Tensor3D, config: Trai
 }
 
 /** The reference at `threads` threads on the inputs in `dir`; undefined, having said why, when it fails. */
-const timeTorch = (dir: string, threads: number): TorchRun | undefined => {
-  const n = String(threads)
-  const run = spawnSync(PYTHON, [REFERENCE, "bench", dir, JSON.stringify({ threads, ...RUNS.torch })], {
-    encoding: "utf8",
-    env: { ...process.env, OMP_NUM_THREADS: n, OPENBLAS_NUM_THREADS: n, MKL_NUM_THREADS: n },
-  })
-  if (run.status !== 0) {
-    console.log(`the PyTorch reference failed at ${threads} threads: ${(run.stderr || String(run.error)).trim()}`)
-    return undefined
-  }
-  return JSON.parse(run.stdout.trim().split("\n").at(-1)!) as TorchRun
-}
+const timeTorch = (dir: string, threads: number): TorchRun | undefined => runTorchBench<TorchRun>(REFERENCE, dir, { threads, ...RUNS.torch }, threads)
 
 /** Writes config.json, model.safetensors and audio.safetensors for the reference (bench/torch/vqvae.py). */
 const writeInputs = (dir: string, autoencoder: Autoencoder, audio: tf.Tensor3D, config: TrainConfig): void => {
@@ -120,12 +107,6 @@ const writeInputs = (dir: string, autoencoder: Autoencoder, audio: tf.Tensor3D, 
 const clips = (batch: number): tf.Tensor3D => {
   const [left] = musicLike((batch * CLIP) / SAMPLE_RATE + 0.1, SAMPLE_RATE)
   return tf.tensor3d(left.subarray(0, batch * CLIP), [batch, CLIP, 1])
-}
-
-const torchProblem = (): string | undefined => {
-  const probe = spawnSync(PYTHON, ["-c", "import torch"], { encoding: "utf8" })
-  if (probe.status === 0) return undefined
-  return `${PYTHON} cannot import torch (${(probe.stderr || String(probe.error)).trim().split("\n").at(-1)}); install it with: apt-get install python3-torch libopenblas0`
 }
 
 const main = async () => {

@@ -254,13 +254,17 @@ export const stackWindows = (windows: ReadonlyArray<PriorWindow>): WindowBatch =
  * words, or a linear spread), moved inward at the lyrics' ends rather than padded, and padded
  * with 0 in front only when the lyrics are shorter than the window.
  */
-export const lyricWindow = (labels: Pick<SongLabels, "lyrics" | "words" | "seconds">, start: number, end: number, size: number): Int32Array => {
-  const out = new Int32Array(size)
-  if (size === 0) return out
+export const lyricWindow = (labels: Pick<SongLabels, "lyrics" | "words" | "seconds">, start: number, end: number, size: number): Int32Array =>
+  lyricWindowAt(labels, start, end, size).ids
+
+/** `lyricWindow`, and where its first character lies in the lyrics (negative: padded in front). */
+export const lyricWindowAt = (labels: Pick<SongLabels, "lyrics" | "words" | "seconds">, start: number, end: number, size: number): { ids: Int32Array; charStart: number } => {
+  const ids = new Int32Array(size)
+  if (size === 0) return { ids, charStart: 0 }
   const from = lyricWindowStart(labels.words, labels.lyrics.length, labels.seconds, start, end, size)
   const sung = labels.lyrics.subarray(from, from + size)
-  out.set(sung, size - sung.length)
-  return out
+  ids.set(sung, size - sung.length)
+  return { ids, charStart: from - (size - sung.length) }
 }
 
 // ---------------------------------------------------------------------------------------------

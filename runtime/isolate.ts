@@ -53,6 +53,25 @@ export type ChildMessage =
   | { readonly _tag: "Done"; readonly content: OutputContent }
   | { readonly _tag: "Failed"; readonly reason: string }
 
+/**
+ * Passes a unit's event on to its stage context: logs, progress, backend, rejections, and where a
+ * cluster job started (only cluster jobs say so; a log line). Its end (`Done`, `Failed`) is the caller's.
+ */
+export const relayEvent = (message: Exclude<ChildMessage, { _tag: "Done" | "Failed" }>, ctx: StageContext): void => {
+  switch (message._tag) {
+    case "Started":
+      return Effect.runSync(ctx.log(`on ${message.host}${message.gpus ? `, CUDA_VISIBLE_DEVICES=${message.gpus}` : ""}`))
+    case "Log":
+      return Effect.runSync(ctx.log(message.message))
+    case "Progress":
+      return Effect.runSync(ctx.progress(message.done, message.total, message.unit))
+    case "Backend":
+      return Effect.runSync(ctx.reportBackend(message.backend))
+    case "Reject":
+      return Effect.runSync(message.skipped ? ctx.skip(message.item, message.reason) : ctx.reject(message.item, message.reason))
+  }
+}
+
 const ENTRY = fileURLToPath(new URL("./unit-process.js", import.meta.url))
 
 /** Environment of a unit's process: BLAS and OpenMP pools sized to the unit's cores. */
@@ -118,22 +137,9 @@ export const makeProcessPool: Effect.Effect<ProcessPool, never, Scope.Scope> = E
       }
       const fail = (reason: string) => Effect.fail(new StageFailed({ stage: job.stage, partition: job.partition, reason }))
       const onMessage = (message: ChildMessage) => {
-        switch (message._tag) {
-          case "Started":
-            return
-          case "Log":
-            return Effect.runSync(ctx.log(message.message))
-          case "Progress":
-            return Effect.runSync(ctx.progress(message.done, message.total, message.unit))
-          case "Backend":
-            return Effect.runSync(ctx.reportBackend(message.backend))
-          case "Reject":
-            return Effect.runSync(message.skipped ? ctx.skip(message.item, message.reason) : ctx.reject(message.item, message.reason))
-          case "Done":
-            return finish(Effect.succeed(message.content))
-          case "Failed":
-            return finish(fail(message.reason))
-        }
+        if (message._tag === "Done") return finish(Effect.succeed(message.content))
+        if (message._tag === "Failed") return finish(fail(message.reason))
+        relayEvent(message, ctx)
       }
       const onExit = (code: number | null, signal: NodeJS.Signals | null) => {
         if (!settled) finish(fail(`its process (pid ${child.pid}) ended with ${signal ?? `exit code ${code}`} before finishing`))

@@ -13,7 +13,7 @@ import { fileURLToPath } from "node:url"
 import { randomBytes } from "node:crypto"
 import { StageFailed } from "./errors.ts"
 import type { Executor, JobState, SlurmExecutorConfig } from "./executor.ts"
-import type { ChildMessage, UnitJob } from "./isolate.ts"
+import { type ChildMessage, relayEvent, type UnitJob } from "./isolate.ts"
 import { cancelNow, finalState, isFinal, queueStates, submit } from "./slurm-cli.ts"
 import type { StageContext } from "./stage.ts"
 import type { Store } from "./store.ts"
@@ -129,21 +129,6 @@ const jobScript = (node: string, jobFile: string, label: string) => {
     `exec ${quote(node)} ${quote(ENTRY)} --job ${quote(jobFile)}`,
     "",
   ].join("\n")
-}
-
-const relayEvent = (message: ChildMessage, ctx: StageContext) => {
-  switch (message._tag) {
-    case "Started":
-      return Effect.runSync(ctx.log(`on ${message.host}${message.gpus ? `, CUDA_VISIBLE_DEVICES=${message.gpus}` : ""}`))
-    case "Log":
-      return Effect.runSync(ctx.log(message.message))
-    case "Progress":
-      return Effect.runSync(ctx.progress(message.done, message.total, message.unit))
-    case "Backend":
-      return Effect.runSync(ctx.reportBackend(message.backend))
-    case "Reject":
-      return Effect.runSync(message.skipped ? ctx.skip(message.item, message.reason) : ctx.reject(message.item, message.reason))
-  }
 }
 
 /** Reads the whole lines appended to `file` since the last call. */

@@ -11,36 +11,32 @@
  * was in and ends with the same codes as a run never stopped.
  */
 import * as tf from "@tensorflow/tfjs-core"
-import { Chunk, Effect, Schema, Stream } from "effect"
-import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, statSync, writeFileSync } from "node:fs"
+import { Effect, Schema } from "effect"
+import { mkdirSync } from "node:fs"
 import { writeFile } from "node:fs/promises"
 import { join } from "node:path"
-import { readAudioFile } from "../audio/decode.ts"
-import { resample } from "../audio/resample.ts"
-import { downmix } from "../audio/stats.ts"
 import { encodeWav } from "../audio/wav.ts"
-import { lyricWindowStart, lyricIds, normaliseLyrics, unknownCharacters } from "../dataset/lyrics.ts"
-import { sequenceOf } from "../dataset/tokens.ts"
+import { lyricIds, normaliseLyrics, unknownCharacters } from "../dataset/lyrics.ts"
+import { lyricWindowAt } from "../dataset/prior-windows.ts"
 import { describeBackend, useBestBackend } from "../models/backend.ts"
 import { upsamplingRatio } from "../models/conditioning.ts"
 import { alignSong, attentionHeatMap, bestHead, sampleAttention } from "../models/alignment.ts"
-import type { Prior, PriorConditions } from "../models/prior.ts"
-import type { LabelMix } from "../models/prior.ts"
+import type { LabelMix, Prior, PriorConditions } from "../models/prior.ts"
 import { type AncestralLevel, ancestralSteps, drive, labelSchedule, levelWindows, type WindowSpan } from "../models/sampling.ts"
 import { encoderDecoderLayers } from "../models/transformer.ts"
-import { decodeSong, encodeSong } from "../models/segments.ts"
-import { autoencoderVariables, type Autoencoder } from "../models/vqvae.ts"
+import { decodeSong } from "../models/segments.ts"
+import { autoencoderVariables } from "../models/vqvae.ts"
 import { Vocab } from "../schemas/chunks.ts"
 import { PriorCheckpoint } from "../schemas/prior.ts"
 import { type SampleIndex, type SampleLabel, SampleRequest } from "../schemas/sample.ts"
 import { TokenShards, type TokenWindow } from "../schemas/tokens.ts"
 import { VqvaeCheckpoint } from "../schemas/vqvae.ts"
-import { Files, openTableFiles, Stage, StageFailed, type TableReader, writeTable } from "../runtime/index.ts"
+import { Files, Stage, StageFailed, writeTable } from "../runtime/index.ts"
 import { loadPrior } from "./prior-checkpoint.ts"
+import { isFolder, LEVEL_NAMES, levelLengths, loadLevel, saveLevel, startingCodes } from "./sample-codes.ts"
 import { samplePage, type SamplePageInput } from "./sample-page.ts"
 import { loadAutoencoder } from "./vqvae-checkpoint.ts"
 
-const LEVEL_NAMES = ["bottom", "middle", "top"] as const
 /** Codes per row of the codes table, as `encode` writes them. */
 const ROW_CODES = 8192
 
@@ -87,7 +83,7 @@ export const sample = Stage.define({
       const ratios = [upsamplingRatio(priors[0]!.config.upsampler!), upsamplingRatio(priors[1]!.config.upsampler!)]
       const start = yield* startingCodes(inputs.tokens, p, { vqvaes, hops, sampleRate, ratios, fail })
       const topLength = start.topLength ?? Math.max(1, Math.round((p.seconds * sampleRate) / hops[2]!))
-      const lengths = [topLength * ratios[1]! * ratios[0]!, topLength * ratios[1]!, topLength]
+      const lengths = levelLengths(topLength, ratios)
       const primed = start.codes.map((codes, level) => (codes ? codes.length / p.n : 0))
       for (const [level, known] of primed.entries()) {
         if (start.mode !== "upsample" && known >= lengths[level]!) {
@@ -241,7 +237,7 @@ export const windowConditions = (c: {
   return (window: WindowSpan): PriorConditions => {
     const base: PriorConditions = { ...labels(window), total: Array(c.n).fill(c.totalSeconds) }
     if (c.lyricChars === 0) return base
-    const { ids } = lyricWindow(c.lyrics, c.totalSeconds, (window.start * c.hop) / c.sampleRate, ((window.start + window.length) * c.hop) / c.sampleRate, c.lyricChars)
+    const { ids } = lyricWindowAt({ lyrics: c.lyrics, words: [], seconds: c.totalSeconds }, (window.start * c.hop) / c.sampleRate, ((window.start + window.length) * c.hop) / c.sampleRate, c.lyricChars)
     const rows = new Int32Array(c.n * c.lyricChars)
     for (let i = 0; i < c.n; i++) rows.set(ids, i * c.lyricChars)
     return { ...base, lyrics: tf.tensor2d(rows, [c.n, c.lyricChars], "int32") }
@@ -252,130 +248,6 @@ const listed = (names: ReadonlyArray<string>) => (names.length > 12 ? `${names.s
 
 const sampleId = (i: number) => `sample-${i}`
 const seconds = (codes: number, hop: number, sampleRate: number) => ((codes * hop) / sampleRate).toFixed(2)
-const isFolder = (path: string) => existsSync(path) && statSync(path).isDirectory()
-
-/** Where a top-level window's lyric characters start in the whole lyrics (negative: padded in front). */
-export interface LyricWindow {
-  readonly tokenStart: number
-  readonly tokens: number
-  readonly charStart: number
-}
-
-/** The `size` characters sung between `start` and `end` seconds, on the paper's linear spread (no alignment exists for new music). */
-export const lyricWindow = (lyrics: Int32Array, totalSeconds: number, start: number, end: number, size: number) => {
-  const from = lyricWindowStart([], lyrics.length, totalSeconds, start, end, size)
-  const sung = lyrics.subarray(from, from + size)
-  const ids = new Int32Array(size)
-  ids.set(sung, size - sung.length)
-  return { ids, charStart: from - (size - sung.length) }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Starting codes
-
-interface Start {
-  /** (n, length) row-major per level, bottom first; undefined: sample from scratch. */
-  readonly codes: ReadonlyArray<Int32Array | undefined>
-  /** Set by upsample-only: the top level's length is the earlier codes'. */
-  readonly topLength?: number
-  readonly mode: "scratch" | "prime" | "continue" | "upsample"
-}
-
-const startingCodes = (
-  tokens: TableReader<TokenWindow>,
-  p: SampleRequest,
-  c: { vqvaes: Autoencoder[]; hops: number[]; sampleRate: number; ratios: number[]; fail: (reason: string) => StageFailed },
-): Effect.Effect<Start, StageFailed> =>
-  Effect.gen(function* () {
-    const { fail } = c
-    // Codes per level of a primer of `secondsKept`: whole top-level codes, the levels below in step.
-    const primerLengths = (secondsKept: number) => {
-      const top = Math.max(1, Math.floor((secondsKept * c.sampleRate) / c.hops[2]!))
-      return [top * c.ratios[1]! * c.ratios[0]!, top * c.ratios[1]!, top]
-    }
-    const repeat = (codes: ArrayLike<number>, length: number) => {
-      const out = new Int32Array(p.n * length)
-      for (let i = 0; i < p.n; i++) for (let t = 0; t < length; t++) out[i * length + t] = codes[t]!
-      return out
-    }
-    if (p.prime && p.codes) return yield* fail("give either a primer or earlier codes, not both")
-    if (p.prime && "song" in p.prime) {
-      const song = p.prime.song
-      // Only the primer song's windows are kept as the shards stream by.
-      const windows = yield* tokens.stream().pipe(
-        Stream.filter((w) => w.song_id === song),
-        Stream.runCollect,
-        Effect.map(Chunk.toReadonlyArray),
-        Effect.mapError((e) => fail(e.message)),
-      )
-      if (windows.length === 0) return yield* fail(`the primer song "${song}" is not among the encoded songs`)
-      const lengths = primerLengths(p.prime.seconds)
-      const codes = lengths.map((length, level) => {
-        const sequence = sequenceOf(windows.filter((w) => w.level === level))
-        return sequence.length >= length ? repeat(sequence, length) : undefined
-      })
-      if (codes.some((x) => x === undefined)) return yield* fail(`the primer song "${song}" is shorter than the ${p.prime.seconds} s asked of it`)
-      return { codes, mode: "prime" }
-    }
-    if (p.prime && "file" in p.prime) {
-      const file = p.prime.file
-      const decoded = yield* Effect.tryPromise({ try: () => readAudioFile(file), catch: (e) => fail(`the primer cannot be decoded: ${(e as Error).message}`) })
-      const mono = resample([downmix(decoded.channels, 0.5)], decoded.sampleRate, c.sampleRate)[0]!
-      const lengths = primerLengths(p.prime.seconds)
-      if (mono.length < lengths[0]! * c.hops[0]!) return yield* fail(`the primer ${file} lasts ${(mono.length / c.sampleRate).toFixed(2)} s, less than the ${p.prime.seconds} s asked of it`)
-      // The whole file, as `encode` encodes a song: the codes near the primer's end hear what follows it.
-      return { codes: lengths.map((length, level) => repeat(encodeSong(c.vqvaes[level]!, mono, c.hops[level]!), length)), mode: "prime" }
-    }
-    if (p.codes) {
-      const { file, mode } = p.codes
-      const shards = isFolder(file) ? readdirSync(file).filter((f) => f.endsWith(".parquet") && f.startsWith("codes")).sort().map((f) => join(file, f)) : [file]
-      if (shards.length === 0) return yield* fail(`${file} holds no codes-*.parquet`)
-      const table = yield* Effect.mapError(openTableFiles(TokenShards, shards), (e) => fail(e.message))
-      const rows = yield* Effect.mapError(table.all(), (e) => fail(e.message))
-      const songs = [...new Set(rows.map((r) => r.song_id))].sort()
-      if (songs.length !== 1 && songs.length !== p.n) return yield* fail(`${file} holds ${songs.length} samples; ask for n = ${songs.length} (or give a file of one)`)
-      const levels = mode === "upsample" ? [2] : [0, 1, 2]
-      const sequences = songs.map((song) => [0, 1, 2].map((level) => sequenceOf(rows.filter((r) => r.song_id === song && r.level === level))))
-      const top = sequences[0]![2]!.length
-      if (top === 0) return yield* fail(`${file} has no top-level codes`)
-      for (const level of levels) {
-        const expected = level === 2 ? top : top * (level === 1 ? c.ratios[1]! : c.ratios[1]! * c.ratios[0]!)
-        if (sequences.some((s) => s[level]!.length !== expected)) return yield* fail(`${file}: the ${LEVEL_NAMES[level]} level's codes are not ${expected} per sample, in step with the top level's ${top}`)
-      }
-      const stack = (level: number) => {
-        const length = sequences[0]![level]!.length
-        const out = new Int32Array(p.n * length)
-        for (let i = 0; i < p.n; i++) out.set(sequences[songs.length === 1 ? 0 : i]![level]!, i * length)
-        return out
-      }
-      const codes = [0, 1, 2].map((level) => (levels.includes(level) ? stack(level) : undefined))
-      return mode === "upsample" ? { codes, topLength: top, mode } : { codes, mode }
-    }
-    return { codes: [undefined, undefined, undefined], mode: "scratch" }
-  })
-
-// ---------------------------------------------------------------------------------------------
-// Progress files: level-<l>.json (filled, length, batch) beside level-<l>.i32 (the codes)
-
-const saveLevel = (dir: string, level: number, codes: Int32Array, batch: number, length: number, filled: number) => {
-  const known = new Int32Array(batch * filled)
-  for (let b = 0; b < batch; b++) known.set(codes.subarray(b * length, b * length + filled), b * filled)
-  writeFileSync(join(dir, `level-${level}.i32.tmp`), known)
-  renameSync(join(dir, `level-${level}.i32.tmp`), join(dir, `level-${level}.i32`))
-  writeFileSync(join(dir, `level-${level}.json.tmp`), JSON.stringify({ filled, length, batch }))
-  renameSync(join(dir, `level-${level}.json.tmp`), join(dir, `level-${level}.json`))
-}
-
-const loadLevel = (dir: string, level: number, batch: number, length: number): { filled: number; codes: Int32Array } | undefined => {
-  try {
-    const meta = JSON.parse(readFileSync(join(dir, `level-${level}.json`), "utf8")) as { filled: number; length: number; batch: number }
-    const bytes = readFileSync(join(dir, `level-${level}.i32`))
-    if (meta.length !== length || meta.batch !== batch || bytes.length !== batch * meta.filled * 4) return undefined
-    return { filled: meta.filled, codes: new Int32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.length)) }
-  } catch {
-    return undefined
-  }
-}
 
 // ---------------------------------------------------------------------------------------------
 // Pages
@@ -437,7 +309,7 @@ const topAttention = (top: Prior, c: PageContext) => {
     const batch = { ...conditions, offset: Array(c.request.n).fill(offset), tokens: tf.tensor2d(tokens, [c.request.n, window.length], "int32") }
     const weights = top.lyricAttention(batch, layer)
     tf.dispose([batch.tokens, conditions.lyrics!])
-    const { charStart } = lyricWindow(c.labels.lyrics, c.totalSeconds, offset, ((window.start + window.length) * c.hops[2]!) / c.sampleRate, c.lyricChars)
+    const { charStart } = lyricWindowAt({ lyrics: c.labels.lyrics, words: [], seconds: c.totalSeconds }, offset, ((window.start + window.length) * c.hops[2]!) / c.sampleRate, c.lyricChars)
     return { weights, tokenStart: window.start, charStart, layer }
   })
 }
